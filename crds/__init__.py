@@ -1,0 +1,1 @@
+"""Pydantic models of every custom resource kind, the single source of truth for the CRD YAML."""

@@ -1,0 +1,1 @@
+"""Embedded defaults for one machine: a local Kubernetes control plane and PostgreSQL."""

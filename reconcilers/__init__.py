@@ -1,0 +1,1 @@
+"""Pure reconciliation logic per kind: (spec, status, observed) -> plan."""
