@@ -40,6 +40,11 @@ class PortConflict(ComponentFailed):
     """Another process took a port between choosing it and binding it; retried with new ports."""
 
 
+def classify_failure(failure: ComponentFailed) -> ComponentFailed:
+    """A bind race (free when chosen, taken when bound) is retried on new ports; others are final."""
+    return PortConflict(str(failure)) if "address already in use" in str(failure) else failure
+
+
 @dataclass
 class ClusterState:
     ports: dict[str, int]
@@ -146,9 +151,7 @@ class LocalCluster:
         try:
             wait_until(probe.check, record, timeout, f"healthy at {probe.url}")
         except ComponentFailed as exc:
-            if "address already in use" in str(exc):
-                raise PortConflict(str(exc)) from exc
-            raise
+            raise classify_failure(exc) from exc
 
     def _start_core(self, cached: dict[str, CachedBundle], timeout: float) -> ClusterState:
         shutil.rmtree(self.layout.root, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Performance benchmarks; never part of the test suite. Run with `make bench`."""
