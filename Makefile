@@ -38,7 +38,6 @@ setup: venv binaries
 
 demo: setup
 	$(TRADEPLANE) up --workloads
-	$(TRADEPLANE) status
 
 down:
 	@if [ -x $(TRADEPLANE) ]; then $(TRADEPLANE) down; else echo "nothing to stop: no virtualenv"; fi

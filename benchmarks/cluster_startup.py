@@ -59,8 +59,9 @@ def run() -> dict[str, float]:
         "core_over_etcd": median["core"] / median["etcd"],
         "workloads_over_etcd": median["workloads"] / median["etcd"],
     }
-    print("cluster start-up (median of %d, cached binaries)" % ROUNDS)
+    print(f"cluster start-up (median of {ROUNDS}, cached binaries)")
     print(f"  reference etcd alone      {median['etcd']:7.2f} s")
-    print(f"  core plane ready          {median['core']:7.2f} s  ({result['core_over_etcd']:.1f}x reference; bound 60 s)")
-    print(f"  with workloads tier ready {median['workloads']:7.2f} s  ({result['workloads_over_etcd']:.1f}x reference)")
+    core, full = result["core_over_etcd"], result["workloads_over_etcd"]
+    print(f"  core plane ready          {median['core']:7.2f} s  ({core:.1f}x reference; bound 60 s)")
+    print(f"  with workloads tier ready {median['workloads']:7.2f} s  ({full:.1f}x reference)")
     return result

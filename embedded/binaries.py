@@ -190,7 +190,9 @@ def _go_env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: Sequence[str], cwd: Path, report: Reporter, on_line: Callable[[str], None] | None = None) -> str:
+def _run(
+    cmd: Sequence[str], cwd: Path, report: Reporter, on_line: Callable[[str], None] | None = None
+) -> str:
     """Run a build command, streaming its stderr; on failure raise with the tail of its output.
 
     stdout goes to a file rather than a pipe: ``go list -deps`` writes more than a pipe holds
@@ -242,7 +244,9 @@ def _build(bundle: GoBundle, target: Path, report: Reporter) -> None:
 
     report(f"[{bundle.name}] resolving {bundle.module}@{bundle.version} with {go_version}")
     (work / "go.mod").write_text(_wrapper_gomod(bundle, ()))
-    info = json.loads(_run([go, "mod", "download", "-json", f"{bundle.module}@{bundle.version}"], work, report))
+    info = json.loads(
+        _run([go, "mod", "download", "-json", f"{bundle.module}@{bundle.version}"], work, report)
+    )
     staging = _staging_modules(Path(info["GoMod"]).read_text()) if bundle.replace_kubernetes_staging else []
     (work / "go.mod").write_text(_wrapper_gomod(bundle, staging))
 
@@ -260,7 +264,9 @@ def _build(bundle: GoBundle, target: Path, report: Reporter) -> None:
             if compiled % step == 0:
                 report(f"[{bundle.name}] compiled {compiled} of at most {total} packages")
 
-    report(f"[{bundle.name}] compiling {', '.join(bundle.binaries)} ({total} packages; cached ones are skipped)")
+    report(
+        f"[{bundle.name}] compiling {', '.join(bundle.binaries)} ({total} packages; cached ones are skipped)"
+    )
     ldflags = " ".join(("-s", "-w", *bundle.ldflags))
     cmd = [go, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", f"{partial}{os.sep}", *bundle.packages]
     _run(cmd, work, report, on_line=progress)
@@ -294,5 +300,7 @@ def ensure(bundle: GoBundle, report: Reporter = print) -> CachedBundle:
     return CachedBundle(bundle, target)
 
 
-def ensure_all(report: Reporter = print, bundles: Sequence[GoBundle] = ALL_BUNDLES) -> dict[str, CachedBundle]:
+def ensure_all(
+    report: Reporter = print, bundles: Sequence[GoBundle] = ALL_BUNDLES
+) -> dict[str, CachedBundle]:
     return {bundle.name: ensure(bundle, report) for bundle in bundles}

@@ -19,7 +19,9 @@ from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeco
 
 console = Console()
 errors = Console(stderr=True)
-cluster_app = typer.Typer(help="The local Kubernetes control plane (or an existing cluster).", no_args_is_help=True)
+cluster_app = typer.Typer(
+    help="The local Kubernetes control plane (or an existing cluster).", no_args_is_help=True
+)
 
 KubeconfigOption = Annotated[
     Path | None,
@@ -65,7 +67,11 @@ def component_table(title: str, rows: list[ComponentStatus]) -> Table:
     for column in ("COMPONENT", "PID", "PORT", "HEALTH", "ENDPOINT"):
         table.add_column(column)
     for row in rows:
-        health = "[green]healthy[/green]" if row.healthy else ("[yellow]unhealthy[/yellow]" if row.running else "[red]stopped[/red]")
+        health = (
+            "[green]healthy[/green]"
+            if row.healthy
+            else ("[yellow]unhealthy[/yellow]" if row.running else "[red]stopped[/red]")
+        )
         table.add_row(row.name, str(row.pid or "-"), str(row.port or "-"), health, row.endpoint)
     return table
 
@@ -87,7 +93,9 @@ def build() -> None:
     """Build (once) and verify the cached Kubernetes, etcd and kwok binaries."""
     with user_errors():
         for bundle in binaries.ensure_all(_report).values():
-            console.print(f"{bundle.bundle.name} {bundle.bundle.version}: {bundle.directory}", highlight=False)
+            console.print(
+                f"{bundle.bundle.name} {bundle.bundle.version}: {bundle.directory}", highlight=False
+            )
 
 
 @cluster_app.command("up")
@@ -156,7 +164,9 @@ def register_system_commands(app: typer.Typer) -> None:
         console.print(export_line(current.kubeconfig), highlight=False, soft_wrap=True)
         return current.healthy
 
-    def system_up(workloads: WorkloadsOption = True, timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def system_up(
+        workloads: WorkloadsOption = True, timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
         """Bring the whole embedded system up in the background and return once it is ready."""
         system = EmbeddedSystem(report=_report)
         with user_errors():
@@ -178,4 +188,3 @@ def register_system_commands(app: typer.Typer) -> None:
     commands: dict[str, Callable[..., None]] = {"up": system_up, "down": system_down, "status": system_status}
     for name, command in commands.items():
         app.command(name)(command)
-

@@ -20,12 +20,16 @@ EXTERNAL_KUBECONFIG_ENV = "TRADEPLANE_KUBECONFIG"
 
 def external_kubeconfig(explicit: Path | None = None) -> Path | None:
     """The kubeconfig of an existing cluster the user chose, or None for the local control plane."""
-    chosen = explicit or (Path(os.environ[EXTERNAL_KUBECONFIG_ENV]) if os.environ.get(EXTERNAL_KUBECONFIG_ENV) else None)
+    chosen = explicit or (
+        Path(os.environ[EXTERNAL_KUBECONFIG_ENV]) if os.environ.get(EXTERNAL_KUBECONFIG_ENV) else None
+    )
     if chosen is None:
         return None
     chosen = chosen.expanduser().resolve()
     if not chosen.is_file():
-        raise EmbeddedError(f"kubeconfig {chosen} does not exist (from --kubeconfig or {EXTERNAL_KUBECONFIG_ENV})")
+        raise EmbeddedError(
+            f"kubeconfig {chosen} does not exist (from --kubeconfig or {EXTERNAL_KUBECONFIG_ENV})"
+        )
     return chosen
 
 
@@ -40,7 +44,9 @@ def kubectl(
         check=False,
     )
     if check and result.returncode != 0:
-        raise EmbeddedError(f"kubectl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise EmbeddedError(
+            f"kubectl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result
 
 

@@ -72,7 +72,9 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
     return x509.Name(attributes)
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
@@ -155,14 +157,18 @@ def generate(directory: Path) -> ClusterPKI:
         + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVING_IPS]
     )
     serving = (
-        _leaf_usage(_builder(_name("kube-apiserver"), ca_name, serving_key.public_key()), ExtendedKeyUsageOID.SERVER_AUTH)
+        _leaf_usage(
+            _builder(_name("kube-apiserver"), ca_name, serving_key.public_key()),
+            ExtendedKeyUsageOID.SERVER_AUTH,
+        )
         .add_extension(san, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
 
     admin_key = _key()
     admin = _leaf_usage(
-        _builder(_name("admin", "system:masters"), ca_name, admin_key.public_key()), ExtendedKeyUsageOID.CLIENT_AUTH
+        _builder(_name("admin", "system:masters"), ca_name, admin_key.public_key()),
+        ExtendedKeyUsageOID.CLIENT_AUTH,
     ).sign(ca_key, hashes.SHA256())
 
     sa_key = _key()
@@ -174,6 +180,8 @@ def generate(directory: Path) -> ClusterPKI:
     _write(pki.service_account_key, _pem_key(sa_key))
     _write(
         pki.service_account_pub,
-        sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
     )
     return pki

@@ -6,6 +6,7 @@ invocation) signals exactly what ``up`` started and never a process that merely 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,6 +66,7 @@ def spawn(
     name: str,
     argv: Sequence[str],
     log: Path,
+    *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     user: str | None = None,
@@ -105,10 +107,8 @@ def _leader(record: ProcessRecord) -> psutil.Process | None:
 
 def _reap(pid: int) -> None:
     """Collect a dead child of ours so it does not linger as a zombie in its process group."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def is_running(record: ProcessRecord) -> bool:
@@ -165,7 +165,8 @@ def wait_until(
     while True:
         if not is_running(record):
             raise ComponentFailed(
-                f"{record.name} exited before it was {what}. Last lines of {record.log}:\n{log_tail(record.log)}"
+                f"{record.name} exited before it was {what}. Last lines of {record.log}:\n"
+                f"{log_tail(record.log)}"
             )
         if check():
             return

@@ -20,7 +20,9 @@ SAMPLES_DIR = Path("manifests") / "samples"
 
 def sample_manifests(root: Path | None = None) -> list[Path]:
     folder = (root or project_root()) / SAMPLES_DIR
-    return sorted(p for p in folder.glob("*.yaml") if p.name != "kustomization.yaml") if folder.is_dir() else []
+    return (
+        sorted(p for p in folder.glob("*.yaml") if p.name != "kustomization.yaml") if folder.is_dir() else []
+    )
 
 
 def apply_samples(kubeconfig: Path, report: Reporter, root: Path | None = None) -> list[Path]:

@@ -57,7 +57,9 @@ def find_go(required: GoVersion, purpose: str) -> tuple[str, GoVersion]:
         ).stdout.strip()
         found = GoVersion.parse(out)
     except (subprocess.SubprocessError, OSError, ValueError) as exc:
-        raise GoToolchainError(f"`{go} env GOVERSION` failed ({exc}). {_install_hint(required, purpose)}") from exc
+        raise GoToolchainError(
+            f"`{go} env GOVERSION` failed ({exc}). {_install_hint(required, purpose)}"
+        ) from exc
     if found < required:
         raise GoToolchainError(f"Go {found} at {go} is too old. {_install_hint(required, purpose)}")
     return go, found

@@ -58,7 +58,10 @@ def check(report: dict[str, object]) -> list[str]:
     named = [("overall", overall, OVERALL)]
     named += [(group, tally, CRITICAL) for group, tally in groups.items() if tally.statements]
     for name, tally, (min_lines, min_branches) in named:
-        line = f"{name}: lines {tally.lines_pct:.1f}% (>= {min_lines}), branches {tally.branches_pct:.1f}% (>= {min_branches})"
+        line = (
+            f"{name}: lines {tally.lines_pct:.1f}% (>= {min_lines}), "
+            f"branches {tally.branches_pct:.1f}% (>= {min_branches})"
+        )
         print(line)
         if tally.lines_pct < min_lines or tally.branches_pct < min_branches:
             failures.append(line)

@@ -27,7 +27,9 @@ class ClusterHandle:
     kubeconfig: Path
     local: LocalCluster | None
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
         return kubectl(list(args), self.kubeconfig, timeout=timeout, check=check)
 
     def ensure_workloads(self) -> None:

@@ -30,7 +30,9 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def test_a_cached_bundle_is_reused_without_go(private_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cached_bundle_is_reused_without_go(
+    private_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest = binaries.bundle_dir(binaries.KWOK) / binaries.MANIFEST
     before = manifest.stat().st_mtime_ns
     empty = tmp_path / "no-tools"

@@ -23,7 +23,9 @@ def test_core_plane_serves_kubectl(cluster: ClusterHandle) -> None:
     namespaces = json.loads(cluster.kubectl("get", "ns", "-o", "json").stdout)
     assert {"default", "kube-system"} <= {item["metadata"]["name"] for item in namespaces["items"]}
     resources = cluster.kubectl("api-resources", "-o", "name").stdout.split()
-    assert {"deployments.apps", "jobs.batch", "customresourcedefinitions.apiextensions.k8s.io"} <= set(resources)
+    assert {"deployments.apps", "jobs.batch", "customresourcedefinitions.apiextensions.k8s.io"} <= set(
+        resources
+    )
 
 
 def test_version_is_the_pinned_release(cluster: ClusterHandle) -> None:
@@ -38,7 +40,9 @@ def test_every_component_listens_on_loopback_only(cluster: ClusterHandle) -> Non
     assert state is not None
     pids = {record.pid for record in state.processes.values()}
     listening = [
-        conn for conn in psutil.net_connections(kind="tcp") if conn.pid in pids and conn.status == psutil.CONN_LISTEN
+        conn
+        for conn in psutil.net_connections(kind="tcp")
+        if conn.pid in pids and conn.status == psutil.CONN_LISTEN
     ]
     assert listening, "the control plane should be listening"
     assert {conn.laddr.ip for conn in listening} == {"127.0.0.1"}
@@ -65,7 +69,9 @@ def test_job_completes(workloads_cluster: ClusterHandle, namespace: str) -> None
 
 
 @pytest.mark.workloads
-def test_deleting_an_owner_garbage_collects_its_children(workloads_cluster: ClusterHandle, namespace: str) -> None:
+def test_deleting_an_owner_garbage_collects_its_children(
+    workloads_cluster: ClusterHandle, namespace: str
+) -> None:
     k = workloads_cluster.kubectl
     k("-n", namespace, "create", "deployment", "owner", "--image=registry.invalid/web:1")
     k("-n", namespace, "wait", "--for=condition=Available", "deployment/owner", "--timeout=90s")
@@ -130,7 +136,9 @@ def test_taken_preferred_port_falls_back_to_a_free_one() -> None:
     assert len(set(ports.values())) == len(components.PORT_NAMES)
 
 
-def test_a_component_that_dies_during_up_reports_its_log_tail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_component_that_dies_during_up_reports_its_log_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # etcd reads ETCD_* variables as flags, so this makes the real etcd refuse to start.
     monkeypatch.setenv("ETCD_SNAPSHOT_COUNT", "lots")
     root = tmp_path / "cluster"

@@ -53,7 +53,9 @@ def test_up_status_down(runner: CliRunner, home: Path) -> None:
     assert "no local control plane was running" in runner.invoke(app, ["cluster", "down"]).output
 
 
-def test_existing_cluster_is_used_and_never_stopped(runner: CliRunner, home: Path, cluster: ClusterHandle) -> None:
+def test_existing_cluster_is_used_and_never_stopped(
+    runner: CliRunner, home: Path, cluster: ClusterHandle
+) -> None:
     option = ["--kubeconfig", str(cluster.kubeconfig)]
     for command in ("up", "status"):
         result = runner.invoke(app, ["cluster", command, *option])
@@ -74,10 +76,18 @@ def test_existing_cluster_from_the_environment(
     assert str(cluster.kubeconfig) in result.output.replace("\n", "")
 
 
-def test_unreachable_existing_cluster_fails_status(runner: CliRunner, home: Path, cluster: ClusterHandle) -> None:
+def test_unreachable_existing_cluster_fails_status(
+    runner: CliRunner, home: Path, cluster: ClusterHandle
+) -> None:
     nobody = allocate_ports(["nobody"])["nobody"]  # free now: nothing listens there
     dead = home / "dead-kubeconfig"
-    dead.write_text(re.sub(r"server: https://127.0.0.1:\d+", f"server: https://127.0.0.1:{nobody}", cluster.kubeconfig.read_text()))
+    dead.write_text(
+        re.sub(
+            r"server: https://127.0.0.1:\d+",
+            f"server: https://127.0.0.1:{nobody}",
+            cluster.kubeconfig.read_text(),
+        )
+    )
     result = runner.invoke(app, ["cluster", "status", "--kubeconfig", str(dead)])
     assert result.exit_code == 1
 

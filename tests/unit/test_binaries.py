@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradeplane.embedded import binaries
+from tradeplane.embedded.paths import cache_dir
 from tradeplane.embedded.toolchain import GoToolchainError, GoVersion, find_go
 
 pytestmark = pytest.mark.unit
@@ -35,7 +36,11 @@ replace (
 
 
 def test_staging_modules_are_read_from_the_kubernetes_gomod() -> None:
-    assert binaries._staging_modules(KK_GOMOD_EXCERPT) == ["k8s.io/api", "k8s.io/apimachinery", "k8s.io/cri-streaming"]
+    assert binaries._staging_modules(KK_GOMOD_EXCERPT) == [
+        "k8s.io/api",
+        "k8s.io/apimachinery",
+        "k8s.io/cri-streaming",
+    ]
 
 
 def test_wrapper_pins_each_staging_module_to_its_published_tag() -> None:
@@ -71,7 +76,9 @@ def test_kubernetes_ldflags_stamp_the_release() -> None:
 
 
 @given(st.integers(1, 3), st.integers(0, 40), st.integers(0, 20), st.integers(0, 40), st.integers(0, 20))
-def test_go_versions_order_numerically(major: int, minor_a: int, patch_a: int, minor_b: int, patch_b: int) -> None:
+def test_go_versions_order_numerically(
+    major: int, minor_a: int, patch_a: int, minor_b: int, patch_b: int
+) -> None:
     a = GoVersion.parse(f"go{major}.{minor_a}.{patch_a}")
     b = GoVersion.parse(f"go{major}.{minor_b}.{patch_b}")
     assert (a < b) == ((minor_a, patch_a) < (minor_b, patch_b))
@@ -102,7 +109,9 @@ def test_missing_go_says_what_to_install(tmp_path: Path, monkeypatch: pytest.Mon
 def test_old_go_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_go(tmp_path, "go1.21.6")
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(GoToolchainError, match=r"Go go1\.21\.6 at .* is too old\. Building .* needs Go >= 1\.26"):
+    with pytest.raises(
+        GoToolchainError, match=r"Go go1\.21\.6 at .* is too old\. Building .* needs Go >= 1\.26"
+    ):
         find_go(GoVersion(1, 26), "Building kubernetes v1.36.4")
 
 
@@ -113,7 +122,9 @@ def test_unreadable_go_version_is_a_toolchain_error(tmp_path: Path, monkeypatch:
         find_go(GoVersion(1, 26), "Building etcd")
 
 
-def test_a_build_without_go_fails_before_touching_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_build_without_go_fails_before_touching_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRADEPLANE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GoToolchainError):
@@ -130,8 +141,6 @@ def test_verify_explains_a_missing_manifest(tmp_path: Path) -> None:
 
 
 def test_cache_dir_honours_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tradeplane.embedded.paths import cache_dir
-
     monkeypatch.delenv("TRADEPLANE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache_dir() == tmp_path / "tradeplane"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("folder", ["operator", "crds", "reconcilers", "runtime", "embedded"])
 def test_tradeplane_subpackages_are_the_top_level_folders(folder: str) -> None:
-    import importlib
-
     module = importlib.import_module(f"tradeplane.{folder}")
     locations = [Path(p).resolve() for p in module.__path__]
     assert locations == [ROOT / folder]
