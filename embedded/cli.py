@@ -17,8 +17,9 @@ from tradeplane.embedded.cluster import DEFAULT_TIMEOUT_SECONDS, ComponentStatus
 from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, readyz
 
-console = Console()
-errors = Console(stderr=True)
+# soft_wrap: paths and export lines must stay whole (copy-paste), whatever the terminal width.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 cluster_app = typer.Typer(
     help="The local Kubernetes control plane (or an existing cluster).", no_args_is_help=True
 )

@@ -34,23 +34,19 @@ WORKLOADS = ("kube-controller-manager", "kube-scheduler", "kwok")
 PORT_NAMES = ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
 def allocate_ports(names: Iterable[str], preferred: dict[str, int] | None = None) -> dict[str, int]:
-    """Distinct free loopback ports; a preferred port is used only when it is free right now."""
+    """Distinct free loopback ports; a preferred port is used only when it is free right now.
+
+    Probed with SO_REUSEADDR, as etcd, the Kubernetes components and postgres bind: connections a
+    previous run left in TIME_WAIT do not block them, so they must not move a preferred port either.
+    """
     preferred = preferred or {}
     held: list[socket.socket] = []
     ports: dict[str, int] = {}
     try:
         for name in names:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             held.append(sock)
             wanted = preferred.get(name, 0)
             try:

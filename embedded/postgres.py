@@ -20,7 +20,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 from collections.abc import Mapping
@@ -102,18 +101,6 @@ class PostgresLayout:
         return _SHORT_SOCKET_BASE / f"tradeplane-pg-{digest}"
 
 
-def _bindable_like_postgres(port: int) -> bool:
-    """Unlike ``components.port_is_free``, use SO_REUSEADDR like postgres: the TIME_WAIT entries that
-    the last run's connections leave block a plain bind (and would move the port), not postgres."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
 def _child_env() -> dict[str, str]:
     """A minimal environment: the server must not inherit our secrets (e.g. DATABASE_URL)."""
     return {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C", "LANG": "C"}
@@ -138,12 +125,9 @@ def _system_user() -> pwd.struct_passwd | None:
 
 
 def _grant(path: Path, read: bool, execute: bool) -> None:
-    """Read/execute for others, and for the group if it is ours: ``processes.spawn(user=...)`` keeps
-    our gid, and on a file of that group the group bits apply instead of the others bits."""
+    """Read/execute for others: the server runs as its own user and group, so the others bits apply."""
     info = path.stat()
     wanted = (stat.S_IROTH if read else 0) | (stat.S_IXOTH if execute else 0)
-    if info.st_gid == os.getegid():
-        wanted |= (stat.S_IRGRP if read else 0) | (stat.S_IXGRP if execute else 0)
     if info.st_mode & wanted != wanted:
         path.chmod(stat.S_IMODE(info.st_mode) | wanted)
 
@@ -306,16 +290,14 @@ class EmbeddedPostgres:
     def _start(self, user: pwd.struct_passwd | None, timeout: float) -> PostgresState:
         preferred = self._previous_port()
         for attempt in range(1, START_ATTEMPTS + 1):
-            reuse = preferred is not None and _bindable_like_postgres(preferred)
-            port = preferred if preferred and reuse else allocate_ports(["postgres"])["postgres"]
+            port = allocate_ports(["postgres"], {"postgres": preferred} if preferred else None)["postgres"]
             socket_dir = self._prepare_socket_dir(user)
             argv = [str(bin_dir() / "postgres"), "-D", str(self.layout.data), "-p", str(port)]
             argv += ["-c", f"listen_addresses={LOOPBACK}", "-k", str(socket_dir)]
             argv += [flag for name, value in self.settings.items() for flag in ("-c", f"{name}={value}")]
             self.report(f"starting PostgreSQL on {LOOPBACK}:{port}")
-            owner = user.pw_name if user else None
             record = processes.spawn(
-                "postgres", argv, self.layout.log, env=_child_env(), cwd=self.layout.root, user=owner
+                "postgres", argv, self.layout.log, env=_child_env(), cwd=self.layout.root, user=user
             )
             state = PostgresState(port, str(socket_dir), record)
             self._save(state)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -69,9 +70,13 @@ def spawn(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    user: str | None = None,
+    user: pwd.struct_passwd | None = None,
 ) -> ProcessRecord:
-    """Start ``argv`` in a new session with output appended to ``log``; survives our own exit."""
+    """Start ``argv`` in a new session with output appended to ``log``; survives our own exit.
+
+    With ``user``, the child drops to that account's uid, primary gid and no supplementary groups,
+    so it keeps nothing of ours (root's group included).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -83,7 +88,9 @@ def spawn(
             close_fds=True,
             env=dict(env) if env is not None else None,
             cwd=cwd,
-            user=user,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
         )
     try:
         create_time = psutil.Process(proc.pid).create_time()
