@@ -7,14 +7,13 @@ asked), an unhealthy one is stopped and replaced. ``down`` signals only recorded
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tradeplane.embedded import binaries, components, pki
+from tradeplane.embedded import binaries, components, pki, statefile
 from tradeplane.embedded.binaries import CachedBundle, Reporter
 from tradeplane.embedded.components import CORE, WORKLOADS, HealthProbe, Layout
 from tradeplane.embedded.errors import EmbeddedError
@@ -96,13 +95,10 @@ class LocalCluster:
         return self.layout.kubeconfig
 
     def load(self) -> ClusterState | None:
-        try:
-            return ClusterState.from_json(json.loads(self.layout.state.read_text()))
-        except (OSError, ValueError, KeyError):
-            return None
+        return statefile.read(self.layout.state, ClusterState.from_json)
 
     def _save(self, state: ClusterState) -> None:
-        self.layout.state.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
+        statefile.write(self.layout.state, state.to_json())
 
     def _api(self, state: ClusterState) -> ApiClient:
         return ApiClient(state.server, self.layout.pki)

@@ -15,7 +15,6 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
-import json
 import os
 import pwd
 import secrets
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tradeplane.embedded import processes
+from tradeplane.embedded import processes, statefile
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.cluster import ComponentStatus
 from tradeplane.embedded.components import LOOPBACK, allocate_ports
@@ -175,13 +174,10 @@ class EmbeddedPostgres:
         return self.layout.data
 
     def load(self) -> PostgresState | None:
-        try:
-            return PostgresState.from_json(json.loads(self.layout.state.read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        return statefile.read(self.layout.state, PostgresState.from_json)
 
     def _save(self, state: PostgresState) -> None:
-        self.layout.state.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
+        statefile.write(self.layout.state, state.to_json())
         self.layout.port.write_text(f"{state.port}\n")
 
     def _previous_port(self) -> int | None:

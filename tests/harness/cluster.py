@@ -7,10 +7,7 @@ start are errors, never skips: the real-cluster tests must run in CI.
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.scratch import scratch_service
 from tradeplane.embedded.cluster import LocalCluster
 from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
 
@@ -43,18 +41,13 @@ def cluster() -> Iterator[ClusterHandle]:
     if existing is not None:
         yield ClusterHandle(existing, None)
         return
-    root = Path(tempfile.mkdtemp(prefix="tradeplane-cluster-"))
-    local = LocalCluster(root / "cluster", report=lambda _message: None)
-
-    def stop() -> None:
-        local.down()
-        shutil.rmtree(root, ignore_errors=True)
-
-    atexit.register(stop)
-    local.up(workloads=False)
-    yield ClusterHandle(local.kubeconfig, local)
-    stop()
-    atexit.unregister(stop)
+    with scratch_service(
+        "tradeplane-cluster-",
+        lambda root: LocalCluster(root / "cluster", report=lambda _m: None),
+        LocalCluster.down,
+    ) as local:
+        local.up(workloads=False)
+        yield ClusterHandle(local.kubeconfig, local)
 
 
 @pytest.fixture(scope="session")

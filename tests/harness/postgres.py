@@ -7,14 +7,10 @@ errors, never skips: the database tests must run in CI.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from harness.scratch import scratch_service
 from tradeplane.embedded.postgres import EmbeddedPostgres
 from tradeplane.runtime.store.engine import DATABASE_URL_ENV, normalise_url, run_sync
 
@@ -66,18 +63,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     if configured:
         yield PostgresServer(normalise_url(configured), None)
         return
-    root = Path(tempfile.mkdtemp(prefix="tradeplane-pg-"))
-    server = EmbeddedPostgres(root / "postgres", report=lambda _message: None)
-
-    def stop() -> None:
-        server.down()
-        shutil.rmtree(root, ignore_errors=True)
-
-    atexit.register(stop)
-    server.up()
-    yield PostgresServer(server.url(database="postgres"), server)
-    stop()
-    atexit.unregister(stop)
+    with scratch_service(
+        "tradeplane-pg-",
+        lambda root: EmbeddedPostgres(root / "postgres", report=lambda _m: None),
+        EmbeddedPostgres.down,
+    ) as server:
+        server.up()
+        yield PostgresServer(server.url(database="postgres"), server)
 
 
 @pytest.fixture
