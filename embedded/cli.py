@@ -65,8 +65,9 @@ def export_line(kubeconfig: Path) -> str:
 
 def component_table(title: str, rows: list[ComponentStatus]) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("COMPONENT", "PID", "PORT", "HEALTH", "ENDPOINT"):
-        table.add_column(column)
+    for column in ("COMPONENT", "PID", "PORT", "HEALTH"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("ENDPOINT", overflow="fold")  # an endpoint is for copying: fold it, never cut it
     for row in rows:
         health = (
             "[green]healthy[/green]"
