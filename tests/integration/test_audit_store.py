@@ -89,7 +89,7 @@ async def engine(migrated: str) -> AsyncIterator[AsyncEngine]:
 def test_upgrade_from_empty_includes_the_audit_log(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current(database_url) == migrate.head() == "0002_audit_log"
+    assert migrate.current(database_url) == migrate.head()  # not pinned: later revisions follow
 
     columns = fetch(
         database_url,
@@ -140,7 +140,7 @@ def test_upgrade_from_empty_includes_the_audit_log(database_url: str) -> None:
         (0,)
     ]
     migrate.upgrade(database_url)
-    assert migrate.current(database_url) == "0002_audit_log"
+    assert migrate.current(database_url) == migrate.head()
 
 
 async def test_append_builds_a_verifying_chain(engine: AsyncEngine) -> None:
