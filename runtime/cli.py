@@ -6,6 +6,7 @@ import typer
 
 from tradeplane import __version__
 from tradeplane.embedded.cli import cluster_app, register_system_commands
+from tradeplane.runtime.audit.cli import audit_app
 from tradeplane.runtime.store.cli import db_app
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 register_system_commands(app)
 
 
