@@ -1,0 +1,170 @@
+"""FeatureSet: the ordered feature contract shared by training, backtest and live execution.
+
+The ordered ``features`` list *is* the contract a trained model depends on, so it is immutable once
+created (CEL ``self == oldSelf``): changing it means a new FeatureSet with a new fingerprint, never a
+silent change under a model that is trading.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+
+from tradeplane.crds.common import (
+    AGE_COLUMN,
+    READY_COLUMN,
+    UNIQUE_NAMES,
+    CamelModel,
+    Fingerprint,
+    KindInfo,
+    KlineInterval,
+    LocalObjectReference,
+    PrinterColumn,
+    Resource,
+    StatusBase,
+    cel,
+    object_default,
+    validations,
+)
+
+FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_]*$")]
+
+ParamValue = Annotated[
+    int | str,
+    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+]
+"""Parameters are integers or strings: decimals are written as strings (``"0.5"``) so the contract
+fingerprint never depends on float formatting."""
+
+
+class Feature(CamelModel):
+    """One column of the contract, computed by the registered transform ``transform``."""
+
+    name: FeatureName
+    transform: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_.]*$")]
+    interval: Annotated[
+        KlineInterval | None,
+        Field(description="Source interval; unset means baseInterval. Context uses the last closed bar."),
+    ] = None
+    params: Annotated[
+        dict[str, ParamValue],
+        Field(max_length=32, json_schema_extra={"maxProperties": 32}),
+    ] = Field(default_factory=dict)
+
+
+class Normalization(CamelModel):
+    """Fitted on the training split only and stored with the model (never refitted on live data)."""
+
+    method: Literal["none", "zscore", "robust", "minmax"] = "zscore"
+    clip: Annotated[float | None, Field(gt=0, le=1000)] = None
+
+
+FEATURES_IMMUTABLE = cel(
+    "self == oldSelf", "spec.features is immutable after creation; create a new FeatureSet instead"
+)
+CONTEXT_INTERVALS_KNOWN = cel(
+    "self.features.all(f, !has(f.interval) || f.interval == self.baseInterval"
+    " || (has(self.contextIntervals) && f.interval in self.contextIntervals))",
+    "spec.features[].interval must be spec.baseInterval or one of spec.contextIntervals",
+    field_path=".features",
+)
+CONTEXT_NOT_BASE = cel(
+    "!has(self.contextIntervals) || !(self.baseInterval in self.contextIntervals)",
+    "spec.contextIntervals must not repeat spec.baseInterval",
+    field_path=".contextIntervals",
+)
+
+
+class FeatureSetSpec(CamelModel):
+    """What the user declares: inputs, intervals, ordered features, normalisation and window."""
+
+    model_config = ConfigDict(json_schema_extra=validations(CONTEXT_INTERVALS_KNOWN, CONTEXT_NOT_BASE))
+
+    instrument_refs: Annotated[
+        list[LocalObjectReference],
+        Field(
+            min_length=1,
+            max_length=16,
+            json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+        ),
+    ]
+    base_interval: KlineInterval
+    context_intervals: Annotated[
+        list[KlineInterval], Field(max_length=8, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = Field(default_factory=list)
+    features: Annotated[
+        list[Feature],
+        Field(
+            min_length=1,
+            max_length=128,
+            description="Ordered feature columns; immutable after creation.",
+            json_schema_extra=validations(FEATURES_IMMUTABLE, UNIQUE_NAMES),
+        ),
+    ]
+    normalization: Annotated[Normalization, Field(json_schema_extra=object_default())] = Normalization()
+    window: Annotated[int, Field(ge=1, le=4096, description="Bars of history the policy observes.")] = 64
+    snapshot_retention: Annotated[int, Field(ge=1, le=100, description="Dataset snapshots kept.")] = 5
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureSetSpec:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError("spec.features: names must be unique")
+        if self.base_interval in self.context_intervals:
+            raise ValueError("spec.contextIntervals must not repeat spec.baseInterval")
+        allowed = {self.base_interval, *self.context_intervals}
+        if any(f.interval is not None and f.interval not in allowed for f in self.features):
+            raise ValueError(
+                "spec.features[].interval must be spec.baseInterval or one of spec.contextIntervals"
+            )
+        return self
+
+
+class DatasetSnapshot(CamelModel):
+    """A materialised Parquet snapshot, named by content hash."""
+
+    hash: Fingerprint
+    rows: Annotated[int, Field(ge=0, json_schema_extra={"format": "int64"})]
+    start: datetime
+    end: datetime
+    uri: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    created_time: datetime | None = None
+    gap_free: bool = True
+
+
+class FeatureSetStatus(StatusBase):
+    fingerprint: Annotated[Fingerprint | None, Field(description="Hash of the feature contract.")] = None
+    warmup_bars: Annotated[int, Field(ge=0)] | None = None
+    columns: Annotated[int, Field(ge=0)] | None = None
+    latest_snapshot: DatasetSnapshot | None = None
+    snapshots: Annotated[int, Field(ge=0)] | None = None
+
+
+class FeatureSet(Resource):
+    """A complete FeatureSet object."""
+
+    kind: Literal["FeatureSet"] = "FeatureSet"
+    spec: FeatureSetSpec
+    status: FeatureSetStatus | None = None
+
+
+INFO = KindInfo(
+    kind="FeatureSet",
+    plural="featuresets",
+    short_names=("fset",),
+    resource=FeatureSet,
+    spec=FeatureSetSpec,
+    status=FeatureSetStatus,
+    description="An ordered, fingerprinted feature contract and its dataset snapshots.",
+    columns=(
+        PrinterColumn("Interval", ".spec.baseInterval"),
+        PrinterColumn("Fingerprint", ".status.fingerprint", priority=1),
+        PrinterColumn("Snapshot", ".status.latestSnapshot.hash", priority=1),
+        PrinterColumn("Rows", ".status.latestSnapshot.rows", "integer"),
+        PrinterColumn("Range-End", ".status.latestSnapshot.end", "date"),
+        READY_COLUMN,
+        AGE_COLUMN,
+    ),
+)
