@@ -82,6 +82,10 @@ class PromotionGates(CamelModel):
     min_psr: Annotated[Ratio, Field(description="PSR(SR*=0) lower bound.")] = 0.95
     min_dsr: Annotated[Ratio, Field(description="DSR lower bound with N = all registered trials.")] = 0.95
     bootstrap_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    bootstrap_method: Annotated[
+        Literal["stationary", "circular"],
+        Field(description="Paired block bootstrap of the Sharpe gap."),
+    ] = "stationary"
     bootstrap_resamples: Annotated[int, Field(ge=100, le=100_000)] = 2000
     min_trades: Annotated[int, Field(ge=1, le=1_000_000)] = 30
     min_folds: Annotated[int, Field(ge=1, le=50)] = 3

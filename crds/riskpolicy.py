@@ -3,9 +3,10 @@
 Notional limits are money, so they are decimal strings on the wire and ``Decimal`` in Python. The API
 server still has to check that they are positive and nested (per order <= per instrument <= portfolio
 gross); CEL has no decimal type, so the rules compare ``double(...)`` of the strings. That is exact
-for every limit a person writes (at most 15 integer and 12 fraction digits, compared against each
-other, not summed); the executor's own checks use ``Decimal``. The alternative, Kubernetes quantities,
-accepts suffixes such as ``1Mi`` and rounds beyond nano precision - both wrong for money.
+while a limit has at most 15 significant digits (every realistic USDT limit); two limits that differ
+only beyond that could pass the API server's ordering check, and are then refused by the pydantic
+models and by the executor's own ``Decimal`` checks. The alternative, Kubernetes quantities, accepts
+suffixes such as ``1Mi`` and rounds beyond nano precision - both wrong for money.
 """
 
 from __future__ import annotations

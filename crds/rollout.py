@@ -216,7 +216,8 @@ class RolloutStatus(StatusBase):
     current_step_index: Annotated[int, Field(ge=0, le=32)] | None = None
     current_step_hash: Annotated[str, StringConstraints(max_length=71)] | None = None
     step_started_time: datetime | None = None
-    canary_weight: Annotated[int, Field(ge=0, le=100)] | None = None
+    canary_weight: Annotated[int | None, Field(ge=0, le=100, description="Challenger share, percent.")] = None
+    stable_weight: Annotated[int | None, Field(ge=0, le=100, description="Champion share, percent.")] = None
     stable_version: Annotated[str, StringConstraints(max_length=253)] | None = None
     canary_version: Annotated[str, StringConstraints(max_length=253)] | None = None
     pause_conditions: Annotated[list[PauseCondition], Field(max_length=8)] = Field(default_factory=list)

