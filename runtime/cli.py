@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from tradeplane import __version__
+from tradeplane.crds.cli import crds_app
 from tradeplane.embedded.cli import cluster_app, register_system_commands
 from tradeplane.runtime.audit.cli import audit_app
 from tradeplane.runtime.store.cli import db_app
@@ -18,7 +22,31 @@ app = typer.Typer(
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(crds_app, name="crds")
 register_system_commands(app)
+
+
+def _default_bind_address() -> str:
+    # Inside a pod the kubelet probes the pod IP; on a workstation everything stays on loopback.
+    return "0.0.0.0" if os.environ.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1"  # noqa: S104
+
+
+@app.command()
+def operator(
+    namespace: Annotated[list[str], typer.Option("--namespace", "-n", help="Namespaces to serve.")] = [],  # noqa: B006
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Serve every namespace.")
+    ] = False,
+    liveness_port: Annotated[int, typer.Option(help="Port of GET /healthz (0: off).")] = 8080,
+    metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 9090,
+    bind_address: Annotated[str | None, typer.Option(help="Address for health and metrics.")] = None,
+) -> None:
+    """Run the kopf operator in the foreground (what the operator Deployment runs)."""
+    if not namespace and not all_namespaces:
+        raise typer.BadParameter("give --namespace (repeatable) or --all-namespaces")
+    from tradeplane.operator.main import run  # noqa: PLC0415 - kopf registers handlers on import
+
+    run(namespace, all_namespaces, liveness_port, metrics_port, bind_address or _default_bind_address())
 
 
 @app.command()

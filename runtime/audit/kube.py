@@ -25,8 +25,9 @@ _INVOLVED_KEYS = ("apiVersion", "kind", "name", "namespace", "uid", "resourceVer
 
 
 def status_audit(record: AuditRecord) -> dict[str, Any]:
-    """The value of ``status.audit``."""
-    return {"seq": record.seq, "headHash": record.hash}
+    """The value of ``status.audit``; the hash as a ``sha256:<hex>`` fingerprint, like every digest
+    the custom resources carry (the CRD schema enforces that form)."""
+    return {"seq": record.seq, "headHash": f"sha256:{record.hash}"}
 
 
 def event_name(record: AuditRecord) -> str:

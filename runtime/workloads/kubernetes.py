@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tradeplane.runtime.kubeapi import api_client as kube_api_client
 from tradeplane.runtime.workloads.spec import (
     RestartPolicy,
     WorkloadDriver,
@@ -213,16 +214,7 @@ class KubernetesDriver:
         field_manager: str = FIELD_MANAGER,
     ) -> None:
         if api_client is None:
-            if kubeconfig is not None:
-                api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                    config_file=str(kubeconfig)
-                )
-            else:
-                configuration = client.Configuration()
-                config.load_incluster_config(  # type: ignore[no-untyped-call]
-                    client_configuration=configuration
-                )
-                api_client = client.ApiClient(configuration)
+            api_client = kube_api_client(kubeconfig)
         self.api_client = api_client
         self.field_manager = field_manager
         self.apps = client.AppsV1Api(api_client)
@@ -230,7 +222,7 @@ class KubernetesDriver:
         self.core = client.CoreV1Api(api_client)
 
     def close(self) -> None:
-        self.api_client.close()
+        self.api_client.close()  # type: ignore[no-untyped-call]
 
     def apply(self, spec: WorkloadSpec) -> None:
         patch: Callable[..., Any] = (

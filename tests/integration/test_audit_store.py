@@ -163,7 +163,7 @@ async def test_append_builds_a_verifying_chain(engine: AsyncEngine) -> None:
         ("Rollout/prod/gold-canary", 5, None),
         ("RiskPolicy/prod/limits", 1, None),
     ]
-    assert kube.status_audit(appended[4]) == {"seq": 5, "headHash": appended[4].hash}
+    assert kube.status_audit(appended[4]) == {"seq": 5, "headHash": f"sha256:{appended[4].hash}"}
     assert [c.problem for c in store.verify_records([*stored, appended[-1]]).chains] == [None, None]
 
 

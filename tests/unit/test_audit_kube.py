@@ -43,7 +43,7 @@ def record(message: str = "daily loss 3.1% > 3%", name: str = "limits") -> Audit
 
 def test_status_audit_is_the_head() -> None:
     head = record()
-    assert kube.status_audit(head) == {"seq": 2, "headHash": head.hash}
+    assert kube.status_audit(head) == {"seq": 2, "headHash": f"sha256:{head.hash}"}
 
 
 def test_event_carries_reason_transition_and_hash() -> None:

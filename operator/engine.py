@@ -1,0 +1,136 @@
+"""One reconcile pass, the same for every kind: observe, decide (pure), audit, announce, write status.
+
+Order matters for restart safety. Audit records are appended first (idempotent per decision: the
+token is the chain head the decision was made from), then their Events (named after the record, so a
+repeat is AlreadyExists), and the status last. A crash anywhere re-runs the same pure decision from
+the same status and lands on the same records, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tradeplane.crds.common import KindInfo, Resource
+from tradeplane.operator.kube import KubeClient
+from tradeplane.operator.metrics import AUDIT_RECORDS, RECONCILE_ERRORS, RECONCILE_SECONDS, RECONCILES
+from tradeplane.reconcilers.conditions import Outcome, Progress
+from tradeplane.reconcilers.kinds import status_with
+from tradeplane.reconcilers.plan import Plan
+from tradeplane.runtime.audit.kube import event_body, status_audit
+from tradeplane.runtime.audit.record import ObjectRef, Transition
+from tradeplane.runtime.audit.store import append
+
+
+@dataclass
+class OperatorContext:
+    """What handlers share (kopf's operator-wide memo)."""
+
+    kube: KubeClient
+    audit: AsyncEngine
+
+
+@dataclass(frozen=True)
+class Pass:
+    """The object of one pass, parsed, with the clock fixed for the whole pass."""
+
+    info: KindInfo
+    body: dict[str, Any]
+    resource: Resource
+    now: datetime
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def generation(self) -> int | None:
+        generation = self.body["metadata"].get("generation")
+        return int(generation) if generation is not None else None
+
+    @property
+    def status(self) -> dict[str, Any] | None:
+        status = self.body.get("status")
+        return dict(status) if status else None
+
+
+Decider = Callable[[Pass, OperatorContext], Awaitable[Plan]]
+
+
+def _now() -> datetime:
+    # metav1.Time has second precision; finer times would flap on every comparison.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def _record(step: Pass, plan: Plan, context: OperatorContext) -> dict[str, Any] | None:
+    """Append the plan's transitions and post their Events; returns the new chain head, if any."""
+    metadata = step.body["metadata"]
+    obj = ObjectRef(
+        kind=step.info.kind,
+        namespace=step.namespace,
+        name=metadata["name"],
+        uid=metadata["uid"],
+        generation=step.generation or 0,
+    )
+    base = ((step.status or {}).get("audit") or {}).get("seq", 0)
+    head = None
+    for index, entry in enumerate(plan.audit):
+        transition = Transition(
+            object=obj,
+            actor=entry.actor,
+            from_state=entry.from_state,
+            to_state=entry.to_state,
+            reason=entry.reason,
+            message=entry.message,
+            evidence=dict(entry.evidence),
+            token=f"{base}:{index}",
+        )
+        record = await append(context.audit, transition)
+        AUDIT_RECORDS.labels(step.info.kind).inc()
+        await context.kube.post_event(step.namespace, event_body(record, step.body))
+        head = status_audit(record)
+    return head
+
+
+async def run_pass(
+    info: KindInfo, body: kopf.Body, patch: kopf.Patch, context: OperatorContext, decide: Decider
+) -> float | None:
+    """Reconcile one object; returns the delay after which the plan wants another look."""
+    started = time.perf_counter()
+    raw = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": dict(body.metadata)}
+    raw.update({"spec": dict(body.spec), "status": dict(body.status) if body.status else None})
+    try:
+        try:
+            resource = info.resource.model_validate(raw)
+        except ValidationError as exc:
+            # The API server validated the spec, so this means an object this operator version
+            # cannot read; stall with the reason instead of crashing or retrying forever.
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            outcome = Outcome(Progress.STALLED, "InvalidSpec", f"{where}: {first['msg']}")
+            generation = body.metadata.get("generation")
+            patch.status.update(status_with(raw["status"], outcome, generation=generation, now=_now()))
+            RECONCILES.labels(info.kind, "stalled").inc()
+            return None
+        step = Pass(info, raw, resource, _now())
+        plan = await decide(step, context)
+        status = dict(plan.status)
+        head = await _record(step, plan, context)
+        if head is not None:
+            status["audit"] = head
+        if status != step.status:
+            patch.status.update(status)
+        RECONCILES.labels(info.kind, "ok").inc()
+        return plan.requeue_after
+    except Exception as exc:
+        RECONCILE_ERRORS.labels(info.kind, type(exc).__name__).inc()
+        raise kopf.TemporaryError(f"{type(exc).__name__}: {exc}", delay=5) from exc
+    finally:
+        RECONCILE_SECONDS.labels(info.kind).observe(time.perf_counter() - started)

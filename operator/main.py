@@ -1,0 +1,68 @@
+"""The operator process: kopf settings, shared clients, health and metrics, then kopf's loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from tradeplane.operator import handlers
+from tradeplane.operator.engine import OperatorContext
+from tradeplane.operator.kube import KubeClient
+from tradeplane.operator.metrics import serve
+from tradeplane.runtime.kubeapi import api_client
+from tradeplane.runtime.store.engine import create_engine, database_url
+
+PREFIX = "tradeplane.io"
+FINALIZER = f"{PREFIX}/finalizer"
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    # Our own prefix for finalizer and bookkeeping annotations: GitOps ignore rules stay simple and
+    # the storages never need migrating later (reference: kopf storage transitions).
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 301
+    settings.watching.connect_timeout = 30
+    settings.posting.level = logging.WARNING  # transitions are posted by the audit trail, with hashes
+    settings.execution.max_workers = 8
+    memo.context = OperatorContext(
+        kube=KubeClient(api_client(os.environ.get("KUBECONFIG"))),
+        audit=create_engine(database_url()),
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: Any, **_: Any) -> None:
+    context: OperatorContext | None = getattr(memo, "context", None)
+    if context is not None:
+        context.kube.close()
+        await context.audit.dispose()
+
+
+def run(
+    namespaces: list[str],
+    all_namespaces: bool,
+    liveness_port: int,
+    metrics_port: int,
+    bind_address: str,
+) -> None:
+    """Run until SIGTERM/SIGINT; kopf handles the signals and the cleanup handlers."""
+    assert handlers.DECIDERS, "handlers are registered on import"
+    serve(bind_address, metrics_port)
+    liveness = f"http://{bind_address}:{liveness_port}/healthz" if liveness_port else None
+    kopf.configure(verbose=False)
+    kopf.run(
+        standalone=True,
+        clusterwide=all_namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(),
+    )

@@ -1,0 +1,72 @@
+"""References across kinds: which objects a spec points at, and what their absence means.
+
+A missing reference is not the user's final word: GitOps applies objects in any order, so an
+Instrument may arrive before its Venue. Absence is therefore Progressing (Ready=False with a
+``<Kind>NotFound`` reason) and the object converges by itself once the target appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from tradeplane.crds.common import LocalObjectReference
+from tradeplane.reconcilers.conditions import Outcome, Progress
+
+
+@dataclass(frozen=True, order=True)
+class Reference:
+    kind: str
+    plural: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the operator found for one reference."""
+
+    exists: bool
+    ready: bool = False
+
+
+# spec field -> (kind, plural) of what it names; lists of references are expanded.
+_FIELDS: dict[str, tuple[str, str]] = {
+    "venue_ref": ("Venue", "venues"),
+    "instrument_ref": ("Instrument", "instruments"),
+    "instrument_refs": ("Instrument", "instruments"),
+    "feature_set_ref": ("FeatureSet", "featuresets"),
+    "model_ref": ("Model", "models"),
+    "candidate_ref": ("ModelVersion", "modelversions"),
+    "risk_policy_ref": ("RiskPolicy", "riskpolicies"),
+}
+
+
+def references(spec: BaseModel) -> list[Reference]:
+    """Every same-namespace object ``spec`` names, in a stable order."""
+    found: set[Reference] = set()
+    for field, (kind, plural) in _FIELDS.items():
+        value = getattr(spec, field, None)
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, LocalObjectReference):
+                found.add(Reference(kind, plural, item.name))
+    scope = getattr(spec, "scope", None)
+    for item in getattr(scope, "instrument_refs", None) or []:
+        found.add(Reference("Instrument", "instruments", item.name))
+    return sorted(found)
+
+
+def missing_references(refs: list[Reference], observed: Mapping[Reference, Observed]) -> Outcome | None:
+    """Progressing with ``<Kind>NotFound`` naming the first absent target, or None when all exist."""
+    absent = [ref for ref in refs if not observed.get(ref, Observed(exists=False)).exists]
+    if not absent:
+        return None
+    first = absent[0]
+    others = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+    return Outcome(
+        Progress.PROGRESSING,
+        f"{first.kind}NotFound",
+        f"{first.kind} {first.name!r} does not exist in this namespace{others}; waiting for it",
+    )
