@@ -11,6 +11,7 @@ from tradeplane import __version__
 from tradeplane.crds.cli import crds_app
 from tradeplane.embedded.cli import cluster_app, register_system_commands
 from tradeplane.runtime.audit.cli import audit_app
+from tradeplane.runtime.commands import commands_app
 from tradeplane.runtime.store.cli import db_app
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(crds_app, name="crds")
 register_system_commands(app)
+for _command in commands_app.registered_commands:
+    app.registered_commands.append(_command)
 
 
 def _default_bind_address() -> str:

@@ -1,0 +1,82 @@
+"""The operator as a real child process serving one test namespace, against a migrated database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import ClusterHandle
+from harness.crds import resource
+from tradeplane.runtime.store.migrate import upgrade
+
+TRADEPLANE = str(Path(sys.executable).parent / "tradeplane")
+
+
+class Operator:
+    """`tradeplane operator` as a real child process serving one namespace."""
+
+    def __init__(self, cluster: ClusterHandle, namespace: str, database_url: str, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "DATABASE_URL": database_url,
+            "TRADEPLANE_RESYNC_SECONDS": "1",
+        }
+        self.args = [TRADEPLANE, "operator", "-n", namespace, "--liveness-port", "0", "--metrics-port", "0"]
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=60)
+        self.process = None
+
+
+@pytest.fixture
+def migrated(database_url: str) -> str:
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def operator(
+    crds_installed: ClusterHandle, namespace: str, migrated: str, tmp_path: Path
+) -> Iterator[Operator]:
+    running = Operator(crds_installed, namespace, migrated, tmp_path / "operator.log")
+    running.start()
+    yield running
+    running.stop()
+    # let nothing wait on our finalizer once the operator is gone
+    for plural in ("venues", "instruments", "riskpolicies", "featuresets", "models", "rollouts"):
+        names = crds_installed.kubectl("get", "-n", namespace, f"{plural}.tradeplane.io", "-o", "name").stdout
+        for name in names.split():
+            crds_installed.kubectl(
+                "patch",
+                "-n",
+                namespace,
+                name,
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":null}}',
+                check=False,
+            )
+
+
+def wait_for(
+    cluster: ClusterHandle, namespace: str, kind: str, name: str, condition: str, reason: str
+) -> None:
+    jsonpath = f'jsonpath={{.status.conditions[?(@.type=="{condition}")].reason}}={reason}'
+    cluster.kubectl(
+        "wait", "-n", namespace, f"{resource(kind)}/{name}", f"--for={jsonpath}", "--timeout=60s", timeout=90
+    )
