@@ -15,7 +15,7 @@ from rich.table import Table
 from tradeplane.embedded import binaries
 from tradeplane.embedded.cluster import DEFAULT_TIMEOUT_SECONDS, ComponentStatus, LocalCluster
 from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, readyz
+from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, kubectl, readyz
 
 # soft_wrap: paths and export lines must stay whole (copy-paste), whatever the terminal width.
 console = Console(soft_wrap=True)
@@ -161,6 +161,10 @@ def register_system_commands(app: typer.Typer) -> None:
         current = system.status()
         console.print(component_table("local control plane", current.cluster))
         console.print(component_table("PostgreSQL", current.database))
+        console.print(component_table("operator", current.operator))
+        if current.cluster and all(row.healthy for row in current.cluster):
+            listing = kubectl(["get", "tradeplane", "--all-namespaces"], current.kubeconfig, check=False)
+            console.print(listing.stdout.rstrip() or "no tradeplane objects yet", highlight=False)
         if current.database_url:
             console.print(f"DATABASE_URL={current.database_url}", highlight=False, soft_wrap=True)
         console.print(export_line(current.kubeconfig), highlight=False, soft_wrap=True)

@@ -1,19 +1,25 @@
 """The whole embedded system on one machine, as ``make demo`` runs it: ``up``, ``down``, ``status``.
 
-Today that is the local control plane and PostgreSQL, then the samples in ``manifests/samples/``;
-the operator, the venue simulator and MLflow join here as the planes arrive.
+``up``: the local control plane, PostgreSQL (migrated), the CRDs, the operator in the background,
+then the samples in ``manifests/samples/``, waiting until the operator has reconciled every sample
+(observedGeneration caught up) so the printed status is the real one. The venue simulator and
+MLflow join here as their planes arrive.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tradeplane.crds.cli import install as install_crds
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.cluster import ComponentStatus, LocalCluster
 from tradeplane.embedded.kubectl import kubectl, readyz
+from tradeplane.embedded.operator_process import LocalOperator
 from tradeplane.embedded.paths import project_root
 from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.runtime.store.migrate import upgrade
 
 SAMPLES_DIR = Path("manifests") / "samples"
 
@@ -25,30 +31,61 @@ def sample_manifests(root: Path | None = None) -> list[Path]:
     )
 
 
+def _target(manifests: list[Path]) -> list[str]:
+    folder = manifests[0].parent
+    return ["-k", str(folder)] if (folder / "kustomization.yaml").is_file() else ["-f", str(folder)]
+
+
 def apply_samples(kubeconfig: Path, report: Reporter, root: Path | None = None) -> list[Path]:
-    """Apply the samples server-side; with none yet, say so rather than pretend."""
+    """Apply the samples server-side; with none, say so rather than pretend."""
     manifests = sample_manifests(root)
     if not manifests:
         report(f"no samples in {SAMPLES_DIR}/ yet; nothing to apply")
         return []
-    folder = manifests[0].parent
-    target = ["-k", str(folder)] if (folder / "kustomization.yaml").is_file() else ["-f", str(folder)]
-    kubectl(["apply", "--server-side", *target], kubeconfig)
+    kubectl(["apply", "--server-side", "--field-manager=tradeplane-demo", *_target(manifests)], kubeconfig)
     report(f"applied {len(manifests)} sample manifest(s) from {SAMPLES_DIR}/")
     return manifests
+
+
+def wait_reconciled(kubeconfig: Path, manifests: list[Path], timeout: float) -> list[str]:
+    """Wait until the operator has acted on every sample object; returns the objects waited for."""
+    if not manifests:
+        return []
+    listed = kubectl(["get", "-o", "json", *_target(manifests)], kubeconfig)
+    items = json.loads(listed.stdout).get("items", [])
+    waited = []
+    for item in items:
+        group = item["apiVersion"].split("/")[0]
+        if group != "tradeplane.io":
+            continue
+        name = f"{item['kind'].lower()}.{group}/{item['metadata']['name']}"
+        generation = item["metadata"].get("generation", 1)
+        kubectl(
+            ["wait", "-n", item["metadata"].get("namespace", "default"), name,
+             f"--for=jsonpath={{.status.observedGeneration}}={generation}", f"--timeout={int(timeout)}s"],
+            kubeconfig, timeout=timeout + 30,
+        )  # fmt: skip
+        waited.append(name)
+    return waited
 
 
 @dataclass(frozen=True)
 class SystemStatus:
     cluster: list[ComponentStatus]
     database: list[ComponentStatus]
+    operator: list[ComponentStatus]
     kubeconfig: Path
     database_url: str | None
 
     @property
     def healthy(self) -> bool:
-        rows = [*self.cluster, *self.database]
-        return bool(self.cluster) and bool(self.database) and all(r.healthy for r in rows)
+        rows = [*self.cluster, *self.database, *self.operator]
+        return (
+            bool(self.cluster)
+            and bool(self.database)
+            and bool(self.operator)
+            and all(r.healthy for r in rows)
+        )
 
 
 class EmbeddedSystem:
@@ -56,20 +93,28 @@ class EmbeddedSystem:
         self.report = report
         self.cluster = LocalCluster(report=report)
         self.postgres = EmbeddedPostgres(report=report)
+        self.operator = LocalOperator(report=report)
 
     def up(self, workloads: bool = True, timeout: float = 60.0) -> SystemStatus:
         self.cluster.up(workloads=workloads, timeout=timeout)
         self.postgres.up(timeout=timeout)
-        apply_samples(self.cluster.kubeconfig, self.report)
+        database_url = self.postgres.url()
+        upgrade(database_url)
+        install_crds(self.cluster.kubeconfig, timeout=timeout, report=self.report)
+        self.operator.up(self.cluster.kubeconfig, database_url, timeout=timeout)
+        samples = apply_samples(self.cluster.kubeconfig, self.report)
+        wait_reconciled(self.cluster.kubeconfig, samples, timeout)
         if readyz(self.cluster.kubeconfig) != "ok":
             self.report("warning: the apiserver's /readyz is not ok after start")
         return self.status()
 
     def down(self) -> list[str]:
-        """Stop what ``up`` started, dependents first: the database, then the control plane."""
-        return [*self.postgres.down(), *self.cluster.down()]
+        """Stop what ``up`` started, dependents first: operator, database, then the control plane."""
+        return [*self.operator.down(), *self.postgres.down(), *self.cluster.down()]
 
     def status(self) -> SystemStatus:
         database = self.postgres.status()
         url = self.postgres.url(masked=True) if database else None
-        return SystemStatus(self.cluster.status(), database, self.cluster.kubeconfig, url)
+        return SystemStatus(
+            self.cluster.status(), database, self.operator.status(), self.cluster.kubeconfig, url
+        )
