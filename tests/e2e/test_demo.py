@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tradeplane.embedded.kubectl import readyz
+from tradeplane.embedded.kubectl import kubectl, readyz
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +32,15 @@ def _processes_under(root: Path) -> list[psutil.Process]:
     ]
 
 
+def _ready_reasons(kubeconfig: Path) -> dict[str, tuple[str, str]]:
+    listed = kubectl(["get", "tradeplane", "-A", "-o", "json"], kubeconfig)
+    result = {}
+    for item in json.loads(listed.stdout)["items"]:
+        ready = next(c for c in item["status"]["conditions"] if c["type"] == "Ready")
+        result[f"{item['kind']}/{item['metadata']['name']}"] = (ready["status"], ready["reason"])
+    return result
+
+
 def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("TRADEPLANE_KUBECONFIG", "DATABASE_URL")}
     env["TRADEPLANE_HOME"] = str(tmp_path)
@@ -46,9 +56,22 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
         status = _run("status", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "unhealthy" not in status.stdout and "stopped" not in status.stdout
+        assert "tradeplane-operator" in status.stdout
+        # every sample was reconciled with an honest condition: only the RiskPolicy is Ready
+        assert _ready_reasons(kubeconfig) == {
+            "Venue/bingx-paper": ("False", "WaitingForPlane"),
+            "Instrument/xaut-usdt": ("False", "WaitingForPlane"),
+            "FeatureSet/gold-1m": ("False", "WaitingForPlane"),
+            "Model/gold-ppo": ("False", "WaitingForPlane"),
+            "Rollout/gold-ppo": ("False", "WaitingForPlane"),
+            "RiskPolicy/paper-gold": ("True", "Active"),
+        }
+        audit = _run("audit", "verify", env=env)
+        assert audit.returncode == 0 and audit.stdout.startswith("OK (1 records in 1 chains)"), audit.stdout
     finally:
         stopped = _run("down", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert "kube-apiserver" in stopped.stdout and "postgres" in stopped.stdout
+    assert "tradeplane-operator" in stopped.stdout
     assert _processes_under(tmp_path) == []
     assert _run("status", env=env).returncode == 1
