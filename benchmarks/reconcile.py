@@ -1,0 +1,154 @@
+"""Apply-to-reconciled latency of the operator against a no-op kopf operator, same API server, same run.
+
+N objects (default 200) are copies of ``manifests/samples`` (every kind, references intact), applied
+in one server-side apply as a GitOps sync would. An object counts as reconciled when
+``status.observedGeneration`` equals its generation (its conditions are then the operator's verdict;
+most kinds are honestly not Ready yet because their planes are not built). Latency is measured from
+the start of the apply. The reference is ``benchmarks/noop_operator.py`` in a second namespace.
+Prints one final JSON line: p50, p99 and total for both, and the ratios (target: ratio <= 1.5 and
+p99 <= 2 s at N = 200).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from tradeplane.crds.cli import install as install_crds
+from tradeplane.crds.common import GROUP, VERSION
+from tradeplane.crds.registry import KINDS
+from tradeplane.embedded.cluster import LocalCluster
+from tradeplane.embedded.kubectl import kubectl
+from tradeplane.embedded.paths import project_root
+from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.runtime.kubeapi import api_client
+from tradeplane.runtime.store.migrate import upgrade
+
+SAMPLES = project_root() / "manifests" / "samples"
+# longest first, so "bingx-paper" does not rewrite inside "bingx-paper-credentials"
+NAMES = ("bingx-paper-credentials", "bingx-paper", "xaut-usdt", "gold-1m", "gold-ppo", "paper-gold")
+DEADLINE_SECONDS = 300.0
+
+
+def objects(n: int) -> list[dict[str, Any]]:
+    """``n`` custom objects (plus their Secrets) as copies of the sample set, renamed per copy."""
+    template = [doc for path in sorted(SAMPLES.glob("*.yaml")) if path.name != "kustomization.yaml"
+                for doc in yaml.safe_load_all(path.read_text()) if doc]  # fmt: skip
+    custom = sum(1 for doc in template if doc["apiVersion"].startswith(GROUP))
+    result: list[dict[str, Any]] = []
+    copy = 0
+    while sum(1 for d in result if d["apiVersion"].startswith(GROUP)) < n:
+        text = json.dumps(template)
+        for name in NAMES:
+            text = text.replace(f'"{name}"', f'"{name}-{copy}"')
+        result.extend(json.loads(text))
+        copy += 1
+    assert custom > 0
+    extra = sum(1 for d in result if d["apiVersion"].startswith(GROUP)) - n
+    for _ in range(extra):  # trim whole objects from the last copy, keeping every Secret
+        index = max(i for i, d in enumerate(result) if d["apiVersion"].startswith(GROUP))
+        result.pop(index)
+    return result
+
+
+def _create_all(
+    kubeconfig: Path, namespace: str, docs: list[dict[str, Any]], created: dict[Any, float]
+) -> None:
+    api = api_client(kubeconfig)
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    for doc in docs:
+        if doc["apiVersion"].startswith(GROUP):
+            plural = next(info.plural for info in KINDS if info.kind == doc["kind"])
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, doc)
+            created[(doc["kind"], doc["metadata"]["name"])] = time.perf_counter()
+        else:
+            core.create_namespaced_secret(namespace, doc)
+
+
+def measure(kubeconfig: Path, namespace: str, docs: list[dict[str, Any]]) -> dict[str, float]:
+    """Per object: from its create returning to the first sight of it reconciled."""
+    api = client.CustomObjectsApi(api_client(kubeconfig))
+    wanted = {(d["kind"], d["metadata"]["name"]) for d in docs if d["apiVersion"].startswith(GROUP)}
+    created: dict[Any, float] = {}
+    creator = threading.Thread(target=_create_all, args=(kubeconfig, namespace, docs, created))
+    started = time.perf_counter()
+    creator.start()
+    done: dict[tuple[str, str], float] = {}
+    while len(done) < len(wanted):
+        if time.perf_counter() - started > DEADLINE_SECONDS:
+            raise RuntimeError(f"{len(wanted) - len(done)} objects not reconciled in {DEADLINE_SECONDS:.0f}s")
+        for info in KINDS:
+            listed = api.list_namespaced_custom_object(GROUP, VERSION, namespace, info.plural)
+            for item in listed["items"]:
+                key = (item["kind"], item["metadata"]["name"])
+                status = item.get("status") or {}
+                if key not in done and status.get("observedGeneration") == item["metadata"]["generation"]:
+                    done[key] = time.perf_counter()
+        time.sleep(0.05)  # poll interval of the measurement loop, not a synchronisation point
+    creator.join()
+    latencies = sorted(done[key] - created[key] for key in wanted)
+    return {
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))],
+        "total": max(done.values()) - started,
+    }
+
+
+def _operator(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def run(n: int = 200) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tradeplane-bench-reconcile-") as tmp:
+        root = Path(tmp)
+        cluster = LocalCluster(root / "cluster", report=lambda _m: None)
+        postgres = EmbeddedPostgres(root / "postgres", report=lambda _m: None)
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            cluster.up()
+            postgres.up()
+            upgrade(postgres.url())
+            install_crds(cluster.kubeconfig)
+            env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "DATABASE_URL": postgres.url()}
+            for namespace in ("bench-tradeplane", "bench-noop"):
+                kubectl(["create", "namespace", namespace], cluster.kubeconfig)
+            ports = ["--liveness-port", "0", "--metrics-port", "0"]
+            procs.append(_operator([sys.executable, "-m", "tradeplane.runtime.cli", "operator", "-n",
+                                    "bench-tradeplane", *ports], env, root / "operator.log"))  # fmt: skip
+            noop = str(Path(__file__).with_name("noop_operator.py"))
+            kopf_run = [sys.executable, "-m", "kopf", "run", "--standalone", "-n", "bench-noop", noop]
+            procs.append(_operator(kopf_run, env, root / "noop.log"))
+            docs = objects(n)
+            reference = measure(cluster.kubeconfig, "bench-noop", docs)
+            ours = measure(cluster.kubeconfig, "bench-tradeplane", docs)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=60)
+            postgres.down()
+            cluster.down()
+    result = {
+        "n": n,
+        "tradeplane": ours,
+        "noop": reference,
+        "ratio_p99": ours["p99"] / reference["p99"],
+        "ratio_total": ours["total"] / reference["total"],
+    }
+    print(json.dumps(result, sort_keys=True))
+    return result
+
+
+if __name__ == "__main__":
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
