@@ -99,8 +99,22 @@ async def _record(step: Pass, plan: Plan, context: OperatorContext) -> dict[str,
     return head
 
 
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def backoff(retry: int) -> float:
+    """1, 2, 4, ... seconds, capped: a flapping database is not hammered, a blip heals fast."""
+    return min(2.0**retry, MAX_BACKOFF_SECONDS)
+
+
 async def run_pass(
-    info: KindInfo, body: kopf.Body, patch: kopf.Patch, context: OperatorContext, decide: Decider
+    info: KindInfo,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    context: OperatorContext,
+    decide: Decider,
+    *,
+    retry: int = 0,
 ) -> float | None:
     """Reconcile one object; returns the delay after which the plan wants another look."""
     started = time.perf_counter()
@@ -131,6 +145,6 @@ async def run_pass(
         return plan.requeue_after
     except Exception as exc:
         RECONCILE_ERRORS.labels(info.kind, type(exc).__name__).inc()
-        raise kopf.TemporaryError(f"{type(exc).__name__}: {exc}", delay=5) from exc
+        raise kopf.TemporaryError(f"{type(exc).__name__}: {exc}", delay=backoff(retry)) from exc
     finally:
         RECONCILE_SECONDS.labels(info.kind).observe(time.perf_counter() - started)

@@ -66,9 +66,9 @@ DECIDERS: dict[str, Decider] = {
 def _register(info: KindInfo) -> None:
     decide = DECIDERS[info.kind]
 
-    async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, **_: Any) -> None:
+    async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int = 0, **_: Any) -> None:
         context: OperatorContext = memo.context
-        await run_pass(info, body, patch, context, decide)
+        await run_pass(info, body, patch, context, decide, retry=retry)
 
     reconcile.__name__ = f"reconcile_{info.singular}"
     for decorator in (

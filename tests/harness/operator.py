@@ -21,14 +21,30 @@ TRADEPLANE = str(Path(sys.executable).parent / "tradeplane")
 class Operator:
     """`tradeplane operator` as a real child process serving one namespace."""
 
-    def __init__(self, cluster: ClusterHandle, namespace: str, database_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        cluster: ClusterHandle,
+        namespace: str,
+        database_url: str,
+        log: Path,
+        ports: tuple[int, int] = (0, 0),
+    ) -> None:
         self.env = {
             **os.environ,
             "KUBECONFIG": str(cluster.kubeconfig),
             "DATABASE_URL": database_url,
             "TRADEPLANE_RESYNC_SECONDS": "1",
         }
-        self.args = [TRADEPLANE, "operator", "-n", namespace, "--liveness-port", "0", "--metrics-port", "0"]
+        self.args = [
+            TRADEPLANE,
+            "operator",
+            "-n",
+            namespace,
+            "--liveness-port",
+            str(ports[0]),
+            "--metrics-port",
+            str(ports[1]),
+        ]
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -15,6 +15,9 @@ from harness.operator import Operator, wait_for
 from harness.postgres import fetch
 from integration.crd_examples import example
 
+from tradeplane.embedded.components import allocate_ports
+from tradeplane.embedded.http import get_plain
+
 pytestmark = pytest.mark.integration
 
 SECRET_VALUE = "simulator-secret-value-0123456789"
@@ -155,3 +158,49 @@ def test_restarts_never_duplicate_audit_records(
     uid = get_object(crds_installed, namespace, "RiskPolicy", name)["metadata"]["uid"]
     rows = fetch(migrated, f"SELECT seq FROM tradeplane.audit_log WHERE object_uid = '{uid}'")
     assert [r[0] for r in rows] == [1]
+
+
+def test_an_object_the_operator_cannot_read_is_stalled_and_the_rest_proceed(
+    operator: Operator, crds_installed: ClusterHandle, namespace: str, tmp_path: Path
+) -> None:
+    # Equal as doubles (what CEL compares), but per order > per instrument as Decimal: the API
+    # server accepts it and the operator's models do not.
+    bad = copy.deepcopy(example("RiskPolicy"))
+    bad["metadata"]["name"] = "too-precise"
+    limits = bad["spec"]["limits"]
+    limits.update(
+        perOrderNotional="100000000000000.000000000002",
+        perInstrumentNotional="100000000000000.000000000001",
+        perExposureGroupNotional={"gold": "100000000000000.000000000003"},
+        portfolioGrossNotional="100000000000000.000000000003",
+        portfolioNetNotional="1000",
+    )
+    good = example("RiskPolicy")
+    create_all(crds_installed, namespace, tmp_path, [bad, good])
+    wait_for(crds_installed, namespace, "RiskPolicy", "too-precise", "Stalled", "InvalidSpec")
+    wait_for(crds_installed, namespace, "RiskPolicy", good["metadata"]["name"], "Ready", "Active")
+    stalled = get_object(crds_installed, namespace, "RiskPolicy", "too-precise")
+    assert "perOrderNotional" in condition(stalled, "Stalled")["message"]
+    assert operator.process is not None and operator.process.poll() is None
+
+
+def test_health_and_metrics_endpoints(
+    crds_installed: ClusterHandle, namespace: str, migrated: str, tmp_path: Path
+) -> None:
+    ports = allocate_ports(["liveness", "metrics"])
+    served = Operator(
+        crds_installed, namespace, migrated, tmp_path / "op.log", (ports["liveness"], ports["metrics"])
+    )
+    served.start()
+    try:
+        create_all(crds_installed, namespace, tmp_path, [example("RiskPolicy")])
+        wait_for(crds_installed, namespace, "RiskPolicy", "default", "Ready", "Active")
+        assert get_plain(f"http://127.0.0.1:{ports['liveness']}/healthz").status == 200
+        metrics = get_plain(f"http://127.0.0.1:{ports['metrics']}/metrics").body
+        assert 'tradeplane_reconciles_total{kind="RiskPolicy",result="ok"}' in metrics
+        assert 'tradeplane_audit_records_total{kind="RiskPolicy"} 1.0' in metrics
+        assert "tradeplane_reconcile_duration_seconds_bucket" in metrics
+    finally:
+        served.stop()
+        crds_installed.kubectl("patch", "-n", namespace, f"{resource('RiskPolicy')}/default", "--type=merge",
+                               "-p", '{"metadata":{"finalizers":null}}', check=False)  # fmt: skip
