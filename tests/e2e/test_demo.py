@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from harness.argo import ArgoLua, health_script
 
 from tradeplane.embedded.kubectl import kubectl, readyz
 
@@ -66,6 +67,15 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
             "Rollout/gold-ppo": ("False", "WaitingForPlane"),
             "RiskPolicy/paper-gold": ("True", "Active"),
         }
+        # the Argo CD health scripts on the real reconciled objects agree with the conditions
+        argo = ArgoLua()
+        listed = json.loads(kubectl(["get", "tradeplane", "-A", "-o", "json"], kubeconfig).stdout)["items"]
+        health = {}
+        for obj in listed:
+            verdict, _message = argo.health(health_script(obj["kind"]), obj["kind"], obj)
+            health[f"{obj['kind']}/{obj['metadata']['name']}"] = verdict
+        assert health.pop("RiskPolicy/paper-gold") == "Healthy"
+        assert set(health.values()) == {"Progressing"}
         audit = _run("audit", "verify", env=env)
         assert audit.returncode == 0 and audit.stdout.startswith("OK (1 records in 1 chains)"), audit.stdout
     finally:
