@@ -92,23 +92,23 @@ def _kubeconfig(explicit: Path | None) -> Path:
 @crds_app.command("generate")
 def generate_command(
     check: Annotated[
-        bool, typer.Option("--check", help="Only compare; exit 1 if the YAML is stale.")
+        bool, typer.Option("--check", help="Only compare; exit 1 if a generated file is stale.")
     ] = False,
 ) -> None:
-    """Write crds/generated/*.yaml and crds/kustomization.yaml from the pydantic models."""
+    """Write the CRD YAML (crds/generated/, crds/kustomization.yaml) and the Argo CD health checks."""
     if check:
         stale = generate.stale_files()
         for path in stale:
             console.print(f"stale: {path}", highlight=False)
         if stale:
             raise typer.Exit(1)
-        console.print("generated CRDs are up to date")
+        console.print("generated CRDs and health checks are up to date")
         return
     changed = generate.write()
     for path in changed:
         console.print(f"wrote {path}", highlight=False)
     if not changed:
-        console.print("generated CRDs are up to date")
+        console.print("generated CRDs and health checks are up to date")
 
 
 @crds_app.command("install")

@@ -77,6 +77,7 @@ def test_check_mode_detects_edited_missing_and_extra_files(
     monkeypatch.setattr(generate, "CRDS_DIR", tmp_path)
     monkeypatch.setattr(generate, "GENERATED_DIR", tmp_path / "generated")
     monkeypatch.setattr(generate, "KUSTOMIZATION", tmp_path / "kustomization.yaml")
+    monkeypatch.setattr(generate, "ARGOCD_DIR", tmp_path / "argocd")
     assert generate.main(["--check"]) == 1  # nothing written yet
     assert generate.main([]) == 0
     assert generate.main(["--check"]) == 0
