@@ -9,8 +9,8 @@ the same status and lands on the same records, never a duplicate.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,8 @@ class Pass:
     body: dict[str, Any]
     resource: Resource
     now: datetime
+    indexes: Mapping[str, Any] = field(default_factory=dict)
+    """kopf's in-memory indexes of every kind, by index id: references resolve without API calls."""
 
     @property
     def namespace(self) -> str:
@@ -115,6 +117,7 @@ async def run_pass(
     decide: Decider,
     *,
     retry: int = 0,
+    indexes: Mapping[str, Any] | None = None,
 ) -> float | None:
     """Reconcile one object; returns the delay after which the plan wants another look."""
     started = time.perf_counter()
@@ -133,7 +136,7 @@ async def run_pass(
             patch.status.update(status_with(raw["status"], outcome, generation=generation, now=_now()))
             RECONCILES.labels(info.kind, "stalled").inc()
             return None
-        step = Pass(info, raw, resource, _now())
+        step = Pass(info, raw, resource, _now(), indexes or {})
         plan = await decide(step, context)
         status = dict(plan.status)
         head = await _record(step, plan, context)

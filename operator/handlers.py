@@ -20,15 +20,36 @@ from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
 from tradeplane.reconcilers import riskpolicy
 from tradeplane.reconcilers.kinds import reconcile_pending_plane, reconcile_venue
 from tradeplane.reconcilers.plan import Plan
-from tradeplane.reconcilers.references import references
+from tradeplane.reconcilers.references import Observed, Reference, references
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
 
 
-async def _pending_plane(step: Pass, context: OperatorContext) -> Plan:
+def index_id(plural: str) -> str:
+    return f"{plural}_index"
+
+
+def _readiness(
+    namespace: str | None, name: str, status: kopf.Status, **_: Any
+) -> dict[tuple[str | None, str], bool]:
+    """Index entry of any tradeplane object: (namespace, name) -> whether it is Ready."""
+    conditions: list[dict[str, Any]] = status.get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return {(namespace, name): ready}
+
+
+def observe(step: Pass, ref: Reference) -> Observed:
+    index = step.indexes[index_id(ref.plural)]
+    key = (step.namespace, ref.name)
+    if key not in index:
+        return Observed(exists=False)
+    return Observed(exists=True, ready=any(index[key]))
+
+
+async def _pending_plane(step: Pass, _context: OperatorContext) -> Plan:
     spec = getattr(step.resource, "spec")  # noqa: B009 - every Resource subclass declares spec
     refs = references(spec)
-    observed = {ref: await context.kube.observe(step.namespace, ref) for ref in refs}
+    observed = {ref: observe(step, ref) for ref in refs}
     return reconcile_pending_plane(
         step.info.kind, refs, observed, step.status, generation=step.generation, now=step.now
     )
@@ -66,9 +87,10 @@ DECIDERS: dict[str, Decider] = {
 def _register(info: KindInfo) -> None:
     decide = DECIDERS[info.kind]
 
-    async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int = 0, **_: Any) -> None:
+    async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int = 0, **kwargs: Any) -> None:
         context: OperatorContext = memo.context
-        await run_pass(info, body, patch, context, decide, retry=retry)
+        indexes = {key: value for key, value in kwargs.items() if key.endswith("_index")}
+        await run_pass(info, body, patch, context, decide, retry=retry, indexes=indexes)
 
     reconcile.__name__ = f"reconcile_{info.singular}"
     for decorator in (
@@ -84,6 +106,7 @@ def _register(info: KindInfo) -> None:
 
 
 for _info in KINDS:
+    kopf.index(GROUP, VERSION, _info.plural, id=index_id(_info.plural))(_readiness)
     _register(_info)
 
 assert set(DECIDERS) == set(BY_KIND), "every served kind needs a decider"

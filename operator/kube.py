@@ -14,7 +14,6 @@ from kubernetes.client.exceptions import ApiException
 
 from tradeplane.crds.common import GROUP, VERSION
 from tradeplane.reconcilers.kinds import SecretCheck
-from tradeplane.reconcilers.references import Observed, Reference
 
 
 class KubeClient:
@@ -22,22 +21,6 @@ class KubeClient:
         self.api = api
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
-
-    async def observe(self, namespace: str, ref: Reference) -> Observed:
-        def get() -> Observed:
-            try:
-                found: Any = self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, ref.plural, ref.name
-                )
-            except ApiException as exc:
-                if exc.status == 404:
-                    return Observed(exists=False)
-                raise
-            conditions = (found.get("status") or {}).get("conditions") or []
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-            return Observed(exists=True, ready=ready)
-
-        return await asyncio.to_thread(get)
 
     async def secret_keys(self, namespace: str, name: str) -> SecretCheck:
         def get() -> SecretCheck:
