@@ -1,13 +1,16 @@
-"""kopf handlers: thin glue from watch events and resync timers to ``engine.run_pass``.
+"""kopf handlers: thin glue from watch events to ``engine.run_pass``.
 
-Every kind is reconciled level-based: on create, update and resume, and again on a timer, so an
-object converges when something it depends on changes (a Venue appearing, a Secret created) without
-anyone editing it. Handlers only observe and call the pure reconcilers.
+Every kind is reconciled level-based on create, update and resume; objects whose verdict can change
+without any event of theirs (a reference or Secret not there yet, a resume cooldown) are listed in a
+``<plural>_due`` index, and the operator's resync sweep (``resync.py``) nudges them when due. So an
+object converges when what it depends on appears, without anyone editing it, and without a timer
+(and its finalizer) on every object. Handlers only observe and call the pure reconcilers.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import kopf
@@ -17,10 +20,12 @@ from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicySpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
+from tradeplane.operator.resync import due_index_id
 from tradeplane.reconcilers import riskpolicy
 from tradeplane.reconcilers.kinds import reconcile_pending_plane, reconcile_venue
 from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, references
+from tradeplane.reconcilers.requeue import recheck_due
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
 
@@ -36,6 +41,14 @@ def _readiness(
     conditions: list[dict[str, Any]] = status.get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     return {(namespace, name): ready}
+
+
+def _due(
+    namespace: str | None, name: str, body: kopf.Body, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str | None, str, str], datetime]:
+    """Index entry of an object due for another look (see ``reconcilers.requeue``)."""
+    due = recheck_due(str(body.get("kind")), spec, status)
+    return {} if due is None else {(namespace, BY_KIND[str(body.get("kind"))].plural, name): due}
 
 
 def observe(step: Pass, ref: Reference) -> Observed:
@@ -98,15 +111,13 @@ def _register(info: KindInfo) -> None:
         kopf.on.update(GROUP, VERSION, info.plural, id="reconcile"),
         kopf.on.resume(GROUP, VERSION, info.plural, id="reconcile"),
         kopf.on.update(GROUP, VERSION, info.plural, id="status-request", field="status.requested"),
-        kopf.timer(
-            GROUP, VERSION, info.plural, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS
-        ),
     ):
         decorator(reconcile)
 
 
 for _info in KINDS:
     kopf.index(GROUP, VERSION, _info.plural, id=index_id(_info.plural))(_readiness)
+    kopf.index(GROUP, VERSION, _info.plural, id=due_index_id(_info.plural))(_due)
     _register(_info)
 
 assert set(DECIDERS) == set(BY_KIND), "every served kind needs a decider"

@@ -47,6 +47,19 @@ class KubeClient:
 
         await asyncio.to_thread(create)
 
+    async def annotate(self, plural: str, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        """Merge annotations into an object; one deleted meanwhile needs nothing any more."""
+
+        def patch() -> None:
+            body = {"metadata": {"annotations": annotations}}
+            try:
+                self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+        await asyncio.to_thread(patch)
+
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         def patch() -> None:
             self.custom.patch_namespaced_custom_object_status(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Any
@@ -10,8 +11,10 @@ import kopf
 
 from tradeplane.operator import handlers
 from tradeplane.operator.engine import OperatorContext
+from tradeplane.operator.handlers import RESYNC_SECONDS
 from tradeplane.operator.kube import KubeClient
 from tradeplane.operator.metrics import serve
+from tradeplane.operator.resync import sweep_forever
 from tradeplane.runtime.kubeapi import api_client
 from tradeplane.runtime.store.engine import create_engine, database_url
 
@@ -20,7 +23,7 @@ FINALIZER = f"{PREFIX}/finalizer"
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
     # Our own prefix for finalizer and bookkeeping annotations: GitOps ignore rules stay simple and
     # the storages never need migrating later (reference: kopf storage transitions).
     settings.persistence.finalizer = FINALIZER
@@ -37,10 +40,15 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         kube=KubeClient(api_client(os.environ.get("KUBECONFIG"))),
         audit=create_engine(database_url()),
     )
+    # kopf hands operator-level handlers its live indexes; the sweep reads the "_due" ones.
+    memo.resync = asyncio.create_task(sweep_forever(kwargs, memo.context.kube, RESYNC_SECONDS))
 
 
 @kopf.on.cleanup()
 async def close(memo: Any, **_: Any) -> None:
+    resync: asyncio.Task[None] | None = getattr(memo, "resync", None)
+    if resync is not None:
+        resync.cancel()
     context: OperatorContext | None = getattr(memo, "context", None)
     if context is not None:
         context.kube.close()

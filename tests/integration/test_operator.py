@@ -46,6 +46,8 @@ def test_instrument_waits_for_its_venue_and_converges_when_it_appears(
     wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "Ready", "WaitingForPlane")
     converged = get_object(crds_installed, namespace, "Instrument", "xaut-usdt")
     assert converged["status"]["observedGeneration"] == converged["metadata"]["generation"]
+    # no finalizer: deleting an object never waits for the operator to be up
+    assert "finalizers" not in converged["metadata"]
     assert condition(converged, "Stalled")["status"] == "False"
 
 

@@ -27,6 +27,7 @@ from tradeplane.reconcilers.conditions import (
 )
 from tradeplane.reconcilers.kinds import SecretCheck, conditions_of, reconcile_pending_plane, reconcile_venue
 from tradeplane.reconcilers.references import Observed, Reference, references
+from tradeplane.reconcilers.requeue import DUE_NOW, recheck_due
 
 pytestmark = pytest.mark.unit
 
@@ -243,3 +244,35 @@ def test_kill_switch_laws(
     halting = {name for name, action in riskpolicy.breaker_actions(SPEC).items() if action == "HALTED"}
     if any(b["state"] == "Tripped" and b["name"] in halting for b in breakers):
         assert decision.state == "HALTED"
+
+
+# ---- when to look again -----------------------------------------------------------------------
+
+
+def _with_ready_reason(reason: str) -> dict[str, Any]:
+    return {"conditions": [{"type": "Ready", "status": "False", "reason": reason, "message": ""}]}
+
+
+@pytest.mark.parametrize(
+    ("reason", "due"),
+    [
+        ("VenueNotFound", True),
+        ("SecretNotFound", True),
+        ("SecretKeyMissing", True),
+        ("WaitingForPlane", False),
+    ],
+)
+def test_waiting_on_something_unwatched_or_absent_is_due_now(reason: str, due: bool) -> None:
+    result = recheck_due("Instrument", {}, _with_ready_reason(reason))
+    assert (result == DUE_NOW) is due
+    assert recheck_due("Instrument", {}, None) is None
+
+
+def test_a_pending_resume_is_due_when_the_cooldown_ends() -> None:
+    status = {"state": "HALTED", "stateSince": T0.isoformat(), "requested": _request("ACTIVE", T0)}
+    spec = {"killSwitch": {"resumeCooldown": "10m"}}
+    assert recheck_due("RiskPolicy", spec, status) == T0 + timedelta(minutes=10)
+    stale = {**status, "requested": _request("ACTIVE", T0 - timedelta(seconds=1))}
+    assert recheck_due("RiskPolicy", spec, stale) is None
+    assert recheck_due("RiskPolicy", spec, {**status, "state": "ACTIVE"}) is None
+    assert recheck_due("RiskPolicy", {}, {**status, "stateSince": "not a time"}) is None

@@ -1,0 +1,50 @@
+"""The operator-wide resync sweep: nudge objects that are due for another look.
+
+Per-object kopf timers would do this too, but every timer puts a finalizer on every object: each
+create then costs an extra PATCH and a consistency wait, and deleting anything hangs while the
+operator is down. One sweep over an index of due objects needs neither. A nudge is the annotation
+``reconcile.tradeplane.io/requested-at`` (Flux's ``requestedAt`` pattern), which kopf sees as a
+change and answers with the ordinary reconcile handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tradeplane.operator.kube import KubeClient
+
+REQUESTED_AT = "reconcile.tradeplane.io/requested-at"
+DUE_SUFFIX = "_due"
+logger = logging.getLogger(__name__)
+
+
+def due_index_id(plural: str) -> str:
+    return f"{plural}{DUE_SUFFIX}"
+
+
+async def sweep_once(indexes: Mapping[str, Any], kube: KubeClient, now: datetime) -> int:
+    """Nudge every object whose due time has come; returns how many were nudged."""
+    stamp = now.isoformat().replace("+00:00", "Z")
+    nudged = 0
+    for index_name, index in indexes.items():
+        if not index_name.endswith(DUE_SUFFIX):
+            continue
+        for (namespace, plural, name), dues in list(index.items()):
+            if any(due <= now for due in dues):
+                await kube.annotate(plural, namespace, name, {REQUESTED_AT: stamp})
+                nudged += 1
+    return nudged
+
+
+async def sweep_forever(indexes: Mapping[str, Any], kube: KubeClient, interval: float) -> None:
+    """Runs for the operator's lifetime; a failed sweep is logged and the next one tries again."""
+    while True:
+        await asyncio.sleep(interval)  # the sweep's cadence
+        try:
+            await sweep_once(indexes, kube, datetime.now(UTC))
+        except Exception:
+            logger.exception("resync sweep failed; retrying at the next interval")

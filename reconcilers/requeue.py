@@ -1,0 +1,57 @@
+"""When an object must be looked at again although nothing about it changed.
+
+Most verdicts only change when the object or something it references changes, and kopf sees those.
+Three do not: a reference that does not exist yet (it may be created in any order), a Secret that
+does not exist yet (Secrets are deliberately not watched: the operator may only ``get`` them), and a
+RiskPolicy resume waiting out its cooldown. This pure rule says when such an object is due; the
+operator's resync sweep nudges due objects instead of running a timer (and a finalizer) on every
+object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tradeplane.crds.common import parse_duration
+from tradeplane.crds.riskpolicy import KillSwitch
+
+DUE_NOW = datetime.min.replace(tzinfo=UTC)
+UNWATCHED_SECRET_REASONS = frozenset({"SecretNotFound", "SecretKeyMissing"})
+"""Verdicts about a Secret: its creation or edit raises no event the operator sees."""
+
+
+def _ready_reason(status: Mapping[str, Any]) -> str | None:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            reason = condition.get("reason")
+            return str(reason) if reason is not None else None
+    return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | None) -> datetime | None:
+    """The time from which the object should be reconciled again, or None if it need not be."""
+    status = status or {}
+    reason = _ready_reason(status)
+    if reason is not None and (reason.endswith("NotFound") or reason in UNWATCHED_SECRET_REASONS):
+        return DUE_NOW
+    if kind != "RiskPolicy" or status.get("state") != "HALTED":
+        return None
+    requested = status.get("requested") or {}
+    since = _parse_time(status.get("stateSince"))
+    asked = _parse_time(requested.get("time"))
+    if requested.get("state") != "ACTIVE" or since is None or asked is None or asked < since:
+        return None
+    cooldown = KillSwitch.model_validate(spec.get("killSwitch") or {}).resume_cooldown
+    return since + parse_duration(cooldown)
