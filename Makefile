@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt Makefile 2>/dev/null | sha256sum | cut -c1-16)
 TRADEPLANE := $(BIN)/tradeplane
 PYTEST_ARGS ?=
 
@@ -20,13 +20,16 @@ help:
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  benchmarks (never part of the test suite)"
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "Python 3.11 is required; $(PYTHON) is $$($(PYTHON) --version)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --constraint constraints.txt -e '.[dev]'
+	# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing else ever caches bytecode,
+	# and every process (the operator, each CLI call) would compile its imports from source again.
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --constraint constraints.txt -e '.[dev]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib/python3.11/site-packages > /dev/null
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)

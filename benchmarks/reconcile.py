@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client
+from kubernetes import client, watch
 
 from tradeplane.crds.cli import install as install_crds
 from tradeplane.crds.common import GROUP, VERSION
@@ -71,32 +71,56 @@ def _create_all(
         if doc["apiVersion"].startswith(GROUP):
             plural = next(info.plural for info in KINDS if info.kind == doc["kind"])
             custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, doc)
-            created[(doc["kind"], doc["metadata"]["name"])] = time.perf_counter()
+            created[(plural, doc["metadata"]["name"])] = time.perf_counter()
         else:
             core.create_namespaced_secret(namespace, doc)
 
 
+def _watch(kubeconfig: Path, namespace: str, plural: str, wanted: set[Any], done: dict[Any, float]) -> None:
+    """Record when each object is first seen reconciled (a watch, not polling: no load of its own)."""
+    api = client.CustomObjectsApi(api_client(kubeconfig))
+    stream = watch.Watch()
+    expected = {key for key in wanted if key[0] == plural}
+    if not expected:
+        return
+    for event in stream.stream(
+        api.list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        plural,
+        timeout_seconds=int(DEADLINE_SECONDS),
+    ):
+        item = event["object"]
+        key = (plural, item["metadata"]["name"])
+        status = item.get("status") or {}
+        if key not in done and status.get("observedGeneration") == item["metadata"]["generation"]:
+            done[key] = time.perf_counter()
+        if expected <= done.keys():
+            stream.stop()
+
+
 def measure(kubeconfig: Path, namespace: str, docs: list[dict[str, Any]]) -> dict[str, float]:
     """Per object: from its create returning to the first sight of it reconciled."""
-    api = client.CustomObjectsApi(api_client(kubeconfig))
-    wanted = {(d["kind"], d["metadata"]["name"]) for d in docs if d["apiVersion"].startswith(GROUP)}
+    plural_of = {info.kind: info.plural for info in KINDS}
+    wanted = {
+        (plural_of[d["kind"]], d["metadata"]["name"]) for d in docs if d["apiVersion"].startswith(GROUP)
+    }
     created: dict[Any, float] = {}
-    creator = threading.Thread(target=_create_all, args=(kubeconfig, namespace, docs, created))
+    done: dict[Any, float] = {}
+    watchers = [
+        threading.Thread(target=_watch, args=(kubeconfig, namespace, info.plural, wanted, done), daemon=True)
+        for info in KINDS
+    ]
+    for watcher in watchers:
+        watcher.start()
     started = time.perf_counter()
-    creator.start()
-    done: dict[tuple[str, str], float] = {}
-    while len(done) < len(wanted):
-        if time.perf_counter() - started > DEADLINE_SECONDS:
-            raise RuntimeError(f"{len(wanted) - len(done)} objects not reconciled in {DEADLINE_SECONDS:.0f}s")
-        for info in KINDS:
-            listed = api.list_namespaced_custom_object(GROUP, VERSION, namespace, info.plural)
-            for item in listed["items"]:
-                key = (item["kind"], item["metadata"]["name"])
-                status = item.get("status") or {}
-                if key not in done and status.get("observedGeneration") == item["metadata"]["generation"]:
-                    done[key] = time.perf_counter()
-        time.sleep(0.05)  # poll interval of the measurement loop, not a synchronisation point
-    creator.join()
+    _create_all(kubeconfig, namespace, docs, created)
+    for watcher in watchers:
+        watcher.join(timeout=DEADLINE_SECONDS)
+    missing = wanted - done.keys()
+    if missing:
+        raise RuntimeError(f"{len(missing)} objects not reconciled in {DEADLINE_SECONDS:.0f}s")
     latencies = sorted(done[key] - created[key] for key in wanted)
     return {
         "p50": statistics.median(latencies),

@@ -34,7 +34,7 @@ def index_id(plural: str) -> str:
     return f"{plural}_index"
 
 
-def _readiness(
+async def _readiness(
     namespace: str | None, name: str, status: kopf.Status, **_: Any
 ) -> dict[tuple[str | None, str], bool]:
     """Index entry of any tradeplane object: (namespace, name) -> whether it is Ready."""
@@ -43,7 +43,7 @@ def _readiness(
     return {(namespace, name): ready}
 
 
-def _due(
+async def _due(
     namespace: str | None, name: str, body: kopf.Body, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str | None, str, str], datetime]:
     """Index entry of an object due for another look (see ``reconcilers.requeue``)."""

@@ -40,6 +40,10 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
         kube=KubeClient(api_client(os.environ.get("KUBECONFIG"))),
         audit=create_engine(database_url()),
     )
+    # Open one database connection now: the first transitions then do not pay for the connect
+    # and the driver's lazy imports while objects queue up (and a bad DATABASE_URL fails at start).
+    async with memo.context.audit.connect():
+        pass
     # kopf hands operator-level handlers its live indexes; the sweep reads the "_due" ones.
     memo.resync = asyncio.create_task(sweep_forever(kwargs, memo.context.kube, RESYNC_SECONDS))
 
