@@ -60,13 +60,5 @@ class KubeClient:
 
         await asyncio.to_thread(patch)
 
-    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        def patch() -> None:
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, plural, name, {"status": status}
-            )
-
-        await asyncio.to_thread(patch)
-
     def close(self) -> None:
         self.api.close()  # type: ignore[no-untyped-call]
