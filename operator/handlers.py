@@ -22,6 +22,7 @@ from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
 from tradeplane.operator.resync import due_index_id
 from tradeplane.reconcilers import riskpolicy
+from tradeplane.reconcilers.conditions import raw_ready
 from tradeplane.reconcilers.kinds import reconcile_pending_plane, reconcile_venue
 from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, references
@@ -38,9 +39,8 @@ async def _readiness(
     namespace: str | None, name: str, status: kopf.Status, **_: Any
 ) -> dict[tuple[str | None, str], bool]:
     """Index entry of any tradeplane object: (namespace, name) -> whether it is Ready."""
-    conditions: list[dict[str, Any]] = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return {(namespace, name): ready}
+    ready = raw_ready(status)
+    return {(namespace, name): ready is not None and ready.get("status") == "True"}
 
 
 async def _due(

@@ -8,11 +8,11 @@ transitions only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from tradeplane.crds.common import Condition
 
@@ -39,6 +39,14 @@ class Outcome:
     progress: Progress
     reason: str
     message: str
+
+
+def raw_ready(status: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The Ready condition of a status as plain JSON (indexes and due rules read it unparsed)."""
+    for condition in (status or {}).get("conditions") or []:
+        if isinstance(condition, Mapping) and condition.get("type") == READY:
+            return condition
+    return None
 
 
 def find(conditions: Sequence[Condition], condition_type: str) -> Condition | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from tradeplane.crds.common import LocalObjectReference
+from tradeplane.crds.registry import BY_KIND
 from tradeplane.reconcilers.conditions import Outcome, Progress
 
 
@@ -31,30 +32,34 @@ class Observed:
     ready: bool = False
 
 
-# spec field -> (kind, plural) of what it names; lists of references are expanded.
-_FIELDS: dict[str, tuple[str, str]] = {
-    "venue_ref": ("Venue", "venues"),
-    "instrument_ref": ("Instrument", "instruments"),
-    "instrument_refs": ("Instrument", "instruments"),
-    "feature_set_ref": ("FeatureSet", "featuresets"),
-    "model_ref": ("Model", "models"),
-    "candidate_ref": ("ModelVersion", "modelversions"),
-    "risk_policy_ref": ("RiskPolicy", "riskpolicies"),
+# spec field -> the kind it names (plurals come from the registry); lists are expanded.
+_FIELDS: dict[str, str] = {
+    "venue_ref": "Venue",
+    "instrument_ref": "Instrument",
+    "instrument_refs": "Instrument",
+    "feature_set_ref": "FeatureSet",
+    "model_ref": "Model",
+    "candidate_ref": "ModelVersion",
+    "risk_policy_ref": "RiskPolicy",
 }
+
+
+def _reference(kind: str, name: str) -> Reference:
+    return Reference(kind, BY_KIND[kind].plural, name)
 
 
 def references(spec: BaseModel) -> list[Reference]:
     """Every same-namespace object ``spec`` names, in a stable order."""
     found: set[Reference] = set()
-    for field, (kind, plural) in _FIELDS.items():
+    for field, kind in _FIELDS.items():
         value = getattr(spec, field, None)
         items = value if isinstance(value, list) else [value]
         for item in items:
             if isinstance(item, LocalObjectReference):
-                found.add(Reference(kind, plural, item.name))
+                found.add(_reference(kind, item.name))
     scope = getattr(spec, "scope", None)
     for item in getattr(scope, "instrument_refs", None) or []:
-        found.add(Reference("Instrument", "instruments", item.name))
+        found.add(_reference("Instrument", item.name))
     return sorted(found)
 
 

@@ -16,18 +16,11 @@ from typing import Any
 
 from tradeplane.crds.common import parse_duration
 from tradeplane.crds.riskpolicy import KillSwitch
+from tradeplane.reconcilers.conditions import raw_ready
 
 DUE_NOW = datetime.min.replace(tzinfo=UTC)
 UNWATCHED_SECRET_REASONS = frozenset({"SecretNotFound", "SecretKeyMissing"})
 """Verdicts about a Secret: its creation or edit raises no event the operator sees."""
-
-
-def _ready_reason(status: Mapping[str, Any]) -> str | None:
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Ready":
-            reason = condition.get("reason")
-            return str(reason) if reason is not None else None
-    return None
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -43,7 +36,8 @@ def _parse_time(value: object) -> datetime | None:
 def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | None) -> datetime | None:
     """The time from which the object should be reconciled again, or None if it need not be."""
     status = status or {}
-    reason = _ready_reason(status)
+    ready = raw_ready(status)
+    reason = str(ready.get("reason")) if ready is not None else None
     if reason is not None and (reason.endswith("NotFound") or reason in UNWATCHED_SECRET_REASONS):
         return DUE_NOW
     if kind != "RiskPolicy" or status.get("state") != "HALTED":

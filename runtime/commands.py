@@ -20,7 +20,7 @@ import typer
 
 from tradeplane.embedded.cli import console, user_errors
 from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, kubectl
+from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
 from tradeplane.embedded.paths import state_dir
 
 COMMAND_ANNOTATION = "tradeplane.io/last-command"
@@ -38,9 +38,11 @@ Reason = Annotated[str, typer.Option(help="Why; recorded in the audit chain.")]
 
 def resolve_kubeconfig(explicit: Path | None) -> Path:
     """--kubeconfig, then TRADEPLANE_KUBECONFIG, then KUBECONFIG, then the local control plane."""
-    for candidate in (explicit, os.environ.get(EXTERNAL_KUBECONFIG_ENV), os.environ.get("KUBECONFIG")):
-        if candidate:
-            return Path(candidate).expanduser()
+    chosen = external_kubeconfig(explicit)
+    if chosen is not None:
+        return chosen
+    if os.environ.get("KUBECONFIG"):
+        return Path(os.environ["KUBECONFIG"]).expanduser()
     local = state_dir() / "cluster" / "kubeconfig"
     if local.is_file():
         return local

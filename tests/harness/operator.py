@@ -73,20 +73,6 @@ def operator(
     running.start()
     yield running
     running.stop()
-    # let nothing wait on our finalizer once the operator is gone
-    for plural in ("venues", "instruments", "riskpolicies", "featuresets", "models", "rollouts"):
-        names = crds_installed.kubectl("get", "-n", namespace, f"{plural}.tradeplane.io", "-o", "name").stdout
-        for name in names.split():
-            crds_installed.kubectl(
-                "patch",
-                "-n",
-                namespace,
-                name,
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":null}}',
-                check=False,
-            )
 
 
 def wait_for(

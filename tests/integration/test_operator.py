@@ -204,5 +204,3 @@ def test_health_and_metrics_endpoints(
         assert "tradeplane_reconcile_duration_seconds_bucket" in metrics
     finally:
         served.stop()
-        crds_installed.kubectl("patch", "-n", namespace, f"{resource('RiskPolicy')}/default", "--type=merge",
-                               "-p", '{"metadata":{"finalizers":null}}', check=False)  # fmt: skip
