@@ -1,0 +1,209 @@
+"""BingX WebSocket payloads: market-stream frames (by ``dataType``) and user-stream events (by ``e``).
+
+The market frame is ``{"code":0,"dataType":"BTC-USDT@kline_1m","s":..,"data":..}``; which model
+parses ``data`` is decided by the topic's suffix. User events need no subscription and are told apart
+by ``e``; the order event has two documented names and both are accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tradeplane.runtime.venue.errors import PayloadError
+from tradeplane.runtime.venue.payloads import Level, Millis, Money, VenueId, VenuePayload, parse, parse_list
+
+
+class KlineBar(VenuePayload):
+    """One pushed bar; ``open_time_ms`` (``T``) is the bar start. No closed flag: a bar is final only
+    when a frame with a later ``T`` arrives."""
+
+    open: Money = Field(alias="o")
+    high: Money = Field(alias="h")
+    low: Money = Field(alias="l")
+    close: Money = Field(alias="c")
+    volume: Money = Field(alias="v")
+    open_time_ms: Millis = Field(alias="T")
+
+
+class KlineUpdate(VenuePayload):
+    symbol: str
+    bars: tuple[KlineBar, ...]
+
+
+class TradeTick(VenuePayload):
+    """A swap ``@trade`` item: no trade id (dedupe on a synthetic key)."""
+
+    qty: Money = Field(alias="q")
+    price: Money = Field(alias="p")
+    time_ms: Millis = Field(alias="T")
+    buyer_is_maker: bool = Field(alias="m")
+    symbol: str = Field(alias="s")
+
+
+class TradeUpdate(VenuePayload):
+    trades: tuple[TradeTick, ...]
+
+
+class IncrementalDepth(VenuePayload):
+    action: Literal["all", "update"]
+    last_update_id: VenueId = Field(alias="lastUpdateId")
+    time_ms: Millis | None = Field(default=None, alias="time")
+    bids: tuple[Level, ...] = ()
+    asks: tuple[Level, ...] = ()
+
+
+class DepthUpdate(VenuePayload):
+    """``@depthN@{200,500}ms``: a full snapshot each frame, no id."""
+
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    time_ms: Millis | None = None
+
+
+class MarkPriceUpdate(VenuePayload):
+    event_time_ms: Millis = Field(alias="E")
+    symbol: str = Field(alias="s")
+    mark_price: Money = Field(alias="p")
+
+
+class BookTickerUpdate(VenuePayload):
+    update_id: VenueId = Field(alias="u")
+    event_time_ms: Millis | None = Field(default=None, alias="E")
+    time_ms: Millis | None = Field(default=None, alias="T")
+    symbol: str = Field(alias="s")
+    bid_price: Money = Field(alias="b")
+    bid_qty: Money = Field(alias="B")
+    ask_price: Money = Field(alias="a")
+    ask_qty: Money = Field(alias="A")
+
+
+MarketEvent = KlineUpdate | TradeUpdate | IncrementalDepth | DepthUpdate | MarkPriceUpdate | BookTickerUpdate
+
+
+def parse_market(topic: str, frame: dict[str, Any]) -> MarketEvent:
+    """The ``data`` of one market frame, by the topic's suffix (``BTC-USDT@kline_1m`` -> KlineUpdate)."""
+    data = frame.get("data")
+    symbol, _, stream = topic.partition("@")
+    result: MarketEvent
+    if stream.startswith("kline_"):
+        bars = parse_list(KlineBar, data, endpoint=topic)
+        result = KlineUpdate(symbol=str(frame.get("s") or symbol), bars=tuple(bars))
+    elif stream == "trade":
+        result = TradeUpdate(trades=tuple(parse_list(TradeTick, data, endpoint=topic)))
+    elif stream == "incrDepth":
+        result = parse(IncrementalDepth, data, endpoint=topic)
+    elif stream.startswith("depth"):
+        if not isinstance(data, dict):
+            raise PayloadError("expected an object", field="data", endpoint=topic)
+        result = parse(DepthUpdate, {**data, "time_ms": frame.get("ts", data.get("T"))}, endpoint=topic)
+    elif stream == "markPrice":
+        result = parse(MarkPriceUpdate, data, endpoint=topic)
+    elif stream == "bookTicker":
+        result = parse(BookTickerUpdate, data, endpoint=topic)
+    else:
+        raise PayloadError(f"no parser for stream {stream!r}", field="dataType", endpoint=topic)
+    return result
+
+
+class OrderEventBody(VenuePayload):
+    symbol: str = Field(alias="s")
+    client_order_id: str | None = Field(default=None, alias="c")
+    order_id: VenueId = Field(alias="i")
+    side: str = Field(alias="S")
+    type: str = Field(alias="o")
+    quantity: Money | None = Field(default=None, alias="q")
+    price: Money | None = Field(default=None, alias="p")
+    stop_price: Money | None = Field(default=None, alias="sp")
+    average_price: Money | None = Field(default=None, alias="ap")
+    execution_type: str = Field(alias="x")
+    status: str = Field(alias="X")
+    fee_asset: str | None = Field(default=None, alias="N")
+    fee: Money | None = Field(default=None, alias="n")
+    time_ms: Millis | None = Field(default=None, alias="T")
+    working_type: str | None = Field(default=None, alias="wt")
+    position_side: str | None = Field(default=None, alias="ps")
+    realized_profit: Money | None = Field(default=None, alias="rp")
+    cumulative_filled_qty: Money = Field(alias="z")
+    trade_id: VenueId | str | None = Field(default=None, alias="td")
+    trade_value: Money | None = Field(default=None, alias="tv")
+    reduce_only: bool | None = Field(default=None, alias="ro")
+
+
+class OrderUpdate(VenuePayload):
+    """``ORDER_TRADE_UPDATE`` (docs text) or ``TRADE_UPDATE`` (2025 sample). Fill = change in ``z``."""
+
+    event: Literal["ORDER_TRADE_UPDATE", "TRADE_UPDATE"] = Field(alias="e")
+    event_time_ms: Millis = Field(alias="E")
+    order: OrderEventBody = Field(alias="o")
+
+
+class BalanceChange(VenuePayload):
+    asset: str = Field(alias="a")
+    wallet_balance: Money = Field(alias="wb")
+    cross_wallet_balance: Money | None = Field(default=None, alias="cw")
+    balance_change: Money | None = Field(default=None, alias="bc")
+
+
+class PositionChange(VenuePayload):
+    symbol: str = Field(alias="s")
+    position_amt: Money = Field(alias="pa")
+    entry_price: Money = Field(alias="ep")
+    unrealized_profit: Money | None = Field(default=None, alias="up")
+    margin_type: str | None = Field(default=None, alias="mt")
+    isolated_wallet: Money | None = Field(default=None, alias="iw")
+    position_side: str = Field(alias="ps")
+
+
+class AccountChange(VenuePayload):
+    reason: str = Field(alias="m")
+    balances: tuple[BalanceChange, ...] = Field(default=(), alias="B")
+    positions: tuple[PositionChange, ...] = Field(default=(), alias="P")
+
+
+class AccountUpdate(VenuePayload):
+    event: Literal["ACCOUNT_UPDATE"] = Field(alias="e")
+    event_time_ms: Millis = Field(alias="E")
+    account: AccountChange = Field(alias="a")
+
+
+class ListenKeyExpired(VenuePayload):
+    event: Literal["listenKeyExpired"] = Field(alias="e")
+    event_time_ms: Millis = Field(alias="E")
+    listen_key: str | None = Field(default=None, alias="listenKey")
+
+
+class AccountConfig(VenuePayload):
+    symbol: str = Field(alias="s")
+    long_leverage: int | None = Field(default=None, alias="l")
+    short_leverage: int | None = Field(default=None, alias="S")
+    margin_type: str | None = Field(default=None, alias="mt")
+
+
+class AccountConfigUpdate(VenuePayload):
+    event: Literal["ACCOUNT_CONFIG_UPDATE"] = Field(alias="e")
+    event_time_ms: Millis = Field(alias="E")
+    config: AccountConfig = Field(alias="ac")
+
+
+UserEvent = OrderUpdate | AccountUpdate | ListenKeyExpired | AccountConfigUpdate
+
+USER_EVENTS: dict[str, type[BaseModel]] = {
+    "ORDER_TRADE_UPDATE": OrderUpdate,
+    "TRADE_UPDATE": OrderUpdate,
+    "ACCOUNT_UPDATE": AccountUpdate,
+    "listenKeyExpired": ListenKeyExpired,
+    "ACCOUNT_CONFIG_UPDATE": AccountConfigUpdate,
+}
+
+
+def parse_user(event: dict[str, Any]) -> UserEvent | None:
+    """One user-stream event, or None for an event type we do not consume (logged by the caller)."""
+    name = event.get("e")
+    model = USER_EVENTS.get(str(name))
+    if model is None:
+        return None
+    parsed = parse(model, event, endpoint=f"user:{name}")
+    assert isinstance(parsed, OrderUpdate | AccountUpdate | ListenKeyExpired | AccountConfigUpdate)
+    return parsed
