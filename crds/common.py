@@ -189,6 +189,17 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text)))
 
 
+def format_duration(value: timedelta) -> str:
+    """The shortest Go duration string for whole seconds (``8h``, ``1h30m``, ``45s``, ``0s``)."""
+    seconds = int(value.total_seconds())
+    if seconds < 0 or seconds != value.total_seconds():
+        raise ValueError(f"{value!r} is not a non-negative whole number of seconds")
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n]
+    return "".join(parts) or "0s"
+
+
 def duration_check(minimum: str | None, maximum: str | None) -> AfterValidator:
     """Pydantic side of a bounded duration (bounds inclusive); :func:`duration_schema` is the CEL side."""
     lo = parse_duration(minimum) if minimum else None

@@ -95,30 +95,48 @@ class InstrumentSpec(CamelModel):
     ] = "24h"
 
 
+MetadataState = Literal["Fresh", "Stale", "Invalid", "Missing"]
+TradingPermission = Literal["Open", "CloseOnly", "Blocked"]
+
+
 class ContractMetadata(CamelModel):
-    """One versioned snapshot of ``/openApi/swap/v2/quote/contracts`` for the symbol, plus derived fields."""
+    """The current versioned snapshot of ``/openApi/swap/v2/quote/contracts`` for the symbol.
+
+    The full raw and normalised records live in PostgreSQL (``tradeplane.venue_snapshots``, row
+    ``snapshotId``); status carries the key values people and executors look at. When the newest
+    version is invalid, the values are absent and ``problem`` names the field: the last good
+    version is history, never a fallback.
+    """
 
     version: Annotated[int, Field(ge=1)]
-    fingerprint: Fingerprint
-    state: Literal["Fresh", "Stale", "Missing"] = "Fresh"
+    snapshot_id: Annotated[int, Field(ge=1, json_schema_extra={"format": "int64"})]
+    fingerprint: Fingerprint | None = None
+    state: MetadataState = "Fresh"
+    trading: Annotated[
+        TradingPermission,
+        Field(description="Open, CloseOnly (no new positions) or Blocked (stale, invalid, offline)"),
+    ] = "Blocked"
+    problem: Annotated[str, StringConstraints(max_length=1024)] | None = None
     fetched_time: datetime
+    confirmed_time: datetime | None = None
     valid_until: datetime
+    next_sync_time: datetime | None = None
     contract_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    price_precision: Annotated[int, Field(ge=0, le=18)]
-    quantity_precision: Annotated[int, Field(ge=0, le=18)]
-    tick_size: Quantity
-    step_size: Quantity
-    min_quantity: Quantity
-    min_notional: Quantity
-    maker_fee_rate: SignedQuantity
-    taker_fee_rate: SignedQuantity
+    price_precision: Annotated[int, Field(ge=0, le=18)] | None = None
+    quantity_precision: Annotated[int, Field(ge=0, le=18)] | None = None
+    tick_size: Quantity | None = None
+    step_size: Quantity | None = None
+    min_quantity: Quantity | None = None
+    min_notional: Quantity | None = None
+    maker_fee_rate: SignedQuantity | None = None
+    taker_fee_rate: SignedQuantity | None = None
     max_long_leverage: Annotated[int, Field(ge=1, le=500)] | None = None
     max_short_leverage: Annotated[int, Field(ge=1, le=500)] | None = None
     funding_interval: AnyDuration | None = None
     next_funding_time: datetime | None = None
-    contract_status: Literal["Online", "CloseOnly", "PreOnline", "Offline"] = "Online"
-    api_state_open: bool = True
-    api_state_close: bool = True
+    contract_status: Literal["Online", "CloseOnly", "PreOnline", "Offline"] | None = None
+    api_state_open: bool | None = None
+    api_state_close: bool | None = None
 
 
 class StreamLag(CamelModel):
@@ -185,7 +203,15 @@ INFO = KindInfo(
     columns=(
         PrinterColumn("Symbol", ".spec.symbol"),
         PrinterColumn("Venue", ".spec.venueRef.name", priority=1),
-        PrinterColumn("Metadata", ".status.metadata.state", description="Fresh, Stale or Missing"),
+        PrinterColumn("Metadata", ".status.metadata.state", description="Fresh, Stale, Invalid or Missing"),
+        PrinterColumn("Trading", ".status.metadata.trading", description="Open, CloseOnly or Blocked"),
+        PrinterColumn("Snapshot", ".status.metadata.version", "integer", "Metadata snapshot version", 1),
+        PrinterColumn("Fingerprint", ".status.metadata.fingerprint", priority=1),
+        PrinterColumn("Tick", ".status.metadata.tickSize", priority=1),
+        PrinterColumn("Step", ".status.metadata.stepSize", priority=1),
+        PrinterColumn("Min-Qty", ".status.metadata.minQuantity", priority=1),
+        PrinterColumn("Min-Notional", ".status.metadata.minNotional", priority=1),
+        PrinterColumn("Funding", ".status.metadata.fundingInterval", priority=1),
         PrinterColumn("Lag", ".status.ingest.lag"),
         PrinterColumn("Gaps", ".status.gaps.open", "integer", description="Open (unhealed) gaps"),
         READY_COLUMN,

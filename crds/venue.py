@@ -17,6 +17,7 @@ from tradeplane.crds.common import (
     READY_COLUMN,
     CamelModel,
     Duration,
+    Fingerprint,
     KindInfo,
     PrinterColumn,
     Quantity,
@@ -111,12 +112,28 @@ class VenueSpec(CamelModel):
 
 
 class FeeRates(CamelModel):
-    """The account's real fee rates (``commissionRate``), not the contract defaults."""
+    """The account's real fee rates (``commissionRate``), not the contract defaults.
+
+    ``version``/``fingerprint`` name the snapshot in ``tradeplane.venue_snapshots`` that the cost
+    model of every later decision is built from.
+    """
 
     maker: SignedQuantity
     taker: SignedQuantity
     source: Literal["commissionRate", "contracts"] = "commissionRate"
     updated_time: datetime | None = None
+    version: Annotated[int, Field(ge=1)] | None = None
+    fingerprint: Fingerprint | None = None
+
+
+class MarginTierSnapshot(CamelModel):
+    """The current maintenance-margin tier snapshot of one symbol traded on this Venue."""
+
+    symbol: Symbol
+    version: Annotated[int, Field(ge=1)]
+    fingerprint: Fingerprint
+    tiers: Annotated[int, Field(ge=1, le=64)]
+    first_tier_ratio: Quantity
 
 
 class PositionSnapshot(CamelModel):
@@ -151,6 +168,14 @@ class Connectivity(CamelModel):
 
 class VenueStatus(StatusBase):
     fees: FeeRates | None = None
+    margin_tiers: Annotated[
+        list[MarginTierSnapshot],
+        Field(
+            max_length=MAX_LIST,
+            json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["symbol"]},
+        ),
+    ] = Field(default_factory=list)
+    next_sync_time: datetime | None = None
     fee_tier: Annotated[str, StringConstraints(max_length=64)] | None = None
     account: AccountSnapshot | None = None
     connectivity: Connectivity | None = None
@@ -177,6 +202,8 @@ INFO = KindInfo(
         PrinterColumn("Exchange", ".spec.exchange"),
         PrinterColumn("Mode", ".spec.mode"),
         PrinterColumn("Equity", ".status.account.equity"),
+        PrinterColumn("Maker", ".status.fees.maker", priority=1),
+        PrinterColumn("Taker", ".status.fees.taker", priority=1),
         PrinterColumn("Last-Sync", ".status.lastSyncTime", "date"),
         READY_COLUMN,
         AGE_COLUMN,

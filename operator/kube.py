@@ -7,6 +7,7 @@ learn which keys exist; the values are dropped here and never leave this module.
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 from kubernetes import client
@@ -14,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tradeplane.crds.common import GROUP, VERSION
 from tradeplane.reconcilers.kinds import SecretCheck
+from tradeplane.runtime.venue.credentials import Credentials
 
 
 class KubeClient:
@@ -32,6 +34,43 @@ class KubeClient:
                 raise
             keys = frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
             return SecretCheck(exists=True, keys=keys)
+
+        return await asyncio.to_thread(get)
+
+    async def credentials(
+        self, namespace: str, name: str, api_key_key: str, secret_key_key: str
+    ) -> Credentials | None:
+        """The key pair from a Secret, or None when it or a key is gone; values stay in memory only."""
+
+        def get() -> Credentials | None:
+            try:
+                secret = self.core.read_namespaced_secret(name, namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            data = secret.data or {}
+            if api_key_key not in data or secret_key_key not in data:
+                return None
+            decoded = (
+                base64.b64decode(data[api_key_key]).decode(),
+                base64.b64decode(data[secret_key_key]).decode(),
+            )
+            return Credentials(*decoded) if all(decoded) else None
+
+        return await asyncio.to_thread(get)
+
+    async def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A tradeplane object by name, or None when it does not exist (any more)."""
+
+        def get() -> dict[str, Any] | None:
+            try:
+                found = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return found if isinstance(found, dict) else None
 
         return await asyncio.to_thread(get)
 

@@ -31,3 +31,17 @@ def serve(address: str, port: int) -> None:
     """Expose ``/metrics``; port 0 disables it (tests run many operators side by side)."""
     if port:
         start_http_server(port, addr=address, registry=REGISTRY)
+
+
+VENUE_PAYLOAD_INVALID = Counter(
+    "tradeplane_venue_payload_invalid_total",
+    "Exchange payloads that failed validation and were quarantined as invalid snapshots, by kind",
+    ["kind"],
+    registry=REGISTRY,
+)
+VENUE_REQUEST_FAILURES = Counter(
+    "tradeplane_venue_sync_failures_total",
+    "Venue syncs that failed, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)

@@ -20,8 +20,6 @@ from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
 
 PLANE_PENDING: dict[str, str] = {
-    "Venue": "exchange connectivity, fee and account sync",
-    "Instrument": "metadata sync and market-data ingest",
     "FeatureSet": "feature contracts and dataset snapshots",
     "Model": "training and promotion gates",
     "ModelVersion": "evaluation and gate decisions",
@@ -78,39 +76,4 @@ def reconcile_pending_plane(
     now: datetime,
 ) -> Plan:
     outcome = missing_references(refs, observed) or _waiting(kind, "references resolved")
-    return Plan(status=status_with(status, outcome, generation=generation, now=now))
-
-
-def reconcile_venue(
-    credentials: tuple[str, str, str] | None,
-    secret: SecretCheck | None,
-    mode: str,
-    status: Mapping[str, Any] | None,
-    *,
-    generation: int | None,
-    now: datetime,
-) -> Plan:
-    """``credentials`` is (secret name, api key key, secret key key); only presence is checked."""
-    if credentials is None:
-        outcome = (
-            Outcome(Progress.STALLED, "CredentialsRequired", "a live Venue needs spec.credentials.secretRef")
-            if mode == "live"
-            else _waiting("Venue", "paper venue without credentials")
-        )
-        return Plan(status=status_with(status, outcome, generation=generation, now=now))
-    name, api_key, secret_key = credentials
-    if secret is None or not secret.exists:
-        outcome = Outcome(
-            Progress.PROGRESSING,
-            "SecretNotFound",
-            f"Secret {name!r} does not exist in this namespace; waiting for it",
-        )
-    elif missing := sorted({api_key, secret_key} - secret.keys):
-        outcome = Outcome(
-            Progress.STALLED,
-            "SecretKeyMissing",
-            f"Secret {name!r} has no key {', '.join(repr(k) for k in missing)} (spec.credentials)",
-        )
-    else:
-        outcome = _waiting("Venue", f"Secret {name!r} holds both credential keys")
     return Plan(status=status_with(status, outcome, generation=generation, now=now))

@@ -1,11 +1,12 @@
 """When an object must be looked at again although nothing about it changed.
 
 Most verdicts only change when the object or something it references changes, and kopf sees those.
-Three do not: a reference that does not exist yet (it may be created in any order), a Secret that
-does not exist yet (Secrets are deliberately not watched: the operator may only ``get`` them), and a
-RiskPolicy resume waiting out its cooldown. This pure rule says when such an object is due; the
-operator's resync sweep nudges due objects instead of running a timer (and a finalizer) on every
-object.
+Some do not: a reference that does not exist yet (it may be created in any order), a Secret that
+does not exist yet (Secrets are deliberately not watched: the operator may only ``get`` them), a
+RiskPolicy resume waiting out its cooldown, and anything read from the exchange (metadata, fees,
+the account), which is re-read at ``nextSyncTime`` and goes stale at ``validUntil``. This pure rule
+says when such an object is due; the operator's resync sweep nudges due objects instead of running
+a timer (and a finalizer) on every object.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from tradeplane.reconcilers.conditions import raw_ready
 DUE_NOW = datetime.min.replace(tzinfo=UTC)
 UNWATCHED_SECRET_REASONS = frozenset({"SecretNotFound", "SecretKeyMissing"})
 """Verdicts about a Secret: its creation or edit raises no event the operator sees."""
+VENUE_FAILURE_REASONS = frozenset(
+    {"VenueUnreachable", "VenueRateLimited", "VenuePayloadInvalid", "ClockSkew", "AuthenticationFailed"}
+)
+"""Verdicts about the exchange before anything was stored: retried at every sweep."""
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -38,8 +43,13 @@ def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | 
     status = status or {}
     ready = raw_ready(status)
     reason = str(ready.get("reason")) if ready is not None else None
-    if reason is not None and (reason.endswith("NotFound") or reason in UNWATCHED_SECRET_REASONS):
+    if reason is not None and (
+        reason.endswith("NotFound") or reason in UNWATCHED_SECRET_REASONS or reason in VENUE_FAILURE_REASONS
+    ):
         return DUE_NOW
+    synced = _parse_time(status.get("nextSyncTime") or (status.get("metadata") or {}).get("nextSyncTime"))
+    if synced is not None:
+        return synced
     if kind != "RiskPolicy" or status.get("state") != "HALTED":
         return None
     requested = status.get("requested") or {}

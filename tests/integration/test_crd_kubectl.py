@@ -48,6 +48,7 @@ def test_instrument_and_rollout_columns_show_status(
         "conditions": [ready],
         "metadata": {
             "version": 3,
+            "snapshotId": 17,
             "fingerprint": "sha256:" + "12" * 32,
             "state": "Fresh",
             "fetchedTime": now,

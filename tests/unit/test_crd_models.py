@@ -218,6 +218,7 @@ def test_kind_specific_status_fields() -> None:
         {
             "metadata": {
                 "version": 1,
+                "snapshotId": 1,
                 "fingerprint": "sha256:" + "aa" * 32,
                 "fetchedTime": NOW,
                 "validUntil": NOW,

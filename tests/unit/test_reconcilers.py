@@ -25,7 +25,8 @@ from tradeplane.reconcilers.conditions import (
     is_true,
     same_conditions,
 )
-from tradeplane.reconcilers.kinds import SecretCheck, conditions_of, reconcile_pending_plane, reconcile_venue
+from tradeplane.reconcilers.kinds import SecretCheck, conditions_of, reconcile_pending_plane
+from tradeplane.reconcilers.venue import credentials_outcome
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.reconcilers.requeue import DUE_NOW, recheck_due
 
@@ -98,22 +99,24 @@ def test_a_missing_reference_is_progressing_and_named() -> None:
 @pytest.mark.parametrize(
     ("secret", "expected"),
     [
-        (SecretCheck(exists=False), (RECONCILING, "SecretNotFound")),
-        (SecretCheck(exists=True, keys=frozenset({"apiKey"})), (STALLED, "SecretKeyMissing")),
-        (SecretCheck(exists=True, keys=frozenset({"apiKey", "secretKey"})), (RECONCILING, "WaitingForPlane")),
+        (SecretCheck(exists=False), ("SecretNotFound", "PROGRESSING")),
+        (SecretCheck(exists=True, keys=frozenset({"apiKey"})), ("SecretKeyMissing", "STALLED")),
     ],
 )
 def test_venue_credentials(secret: SecretCheck, expected: tuple[str, str]) -> None:
-    plan = reconcile_venue(("api", "apiKey", "secretKey"), secret, "live", None, generation=1, now=T0)
-    condition, reason = expected
-    assert _conditions(plan.status)[condition] == ("True", reason)
+    outcome = credentials_outcome(("api", "apiKey", "secretKey"), secret, "live")
+    assert outcome is not None and (outcome.reason, outcome.progress.name) == expected
+
+
+def test_venue_with_both_keys_may_be_asked() -> None:
+    both = SecretCheck(exists=True, keys=frozenset({"apiKey", "secretKey"}))
+    assert credentials_outcome(("api", "apiKey", "secretKey"), both, "live") is None
 
 
 def test_live_venue_without_credentials_is_stalled_paper_is_not() -> None:
-    live = reconcile_venue(None, None, "live", None, generation=1, now=T0)
-    assert _conditions(live.status)[STALLED] == ("True", "CredentialsRequired")
-    paper = reconcile_venue(None, None, "paper", None, generation=1, now=T0)
-    assert _conditions(paper.status)[STALLED][0] == "False"
+    live = credentials_outcome(None, None, "live")
+    assert live is not None and (live.reason, live.progress.name) == ("CredentialsRequired", "STALLED")
+    assert credentials_outcome(None, None, "paper") is None
 
 
 # ---- RiskPolicy kill switch ------------------------------------------------------------------

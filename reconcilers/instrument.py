@@ -1,0 +1,231 @@
+"""Instrument: decide from the current metadata snapshot whether the contract may be traded.
+
+The operator fetches ``/quote/contracts`` (plus funding history) and stores every version in
+PostgreSQL; this reconciler only judges what was stored and what the fetch ran into. It fails
+closed: no snapshot, an invalid newest version, a snapshot past its ``valid_until`` or a symbol
+that is offline all make trading ``Blocked`` with a reason naming the problem. Every new snapshot
+version and every change of that verdict is an audit record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tradeplane.crds.common import Condition, format_duration
+from tradeplane.reconcilers.conditions import ConditionStatus, Outcome, Progress, set_condition
+from tradeplane.reconcilers.kinds import conditions_of, status_with
+from tradeplane.reconcilers.plan import AuditEntry, Plan
+from tradeplane.reconcilers.references import Observed, Reference, missing_references
+from tradeplane.runtime.venue.metadata import ContractRecord, ContractStatus
+from tradeplane.runtime.venue.snapshots import Snapshot
+
+METADATA_READY = "MetadataReady"
+RETRY_AFTER_FAILURE = timedelta(seconds=30)
+"""How soon a failed fetch is tried again (the venue being down is not a reason to wait an hour)."""
+
+_CONTRACT_STATUS = {
+    ContractStatus.ONLINE: "Online",
+    ContractStatus.CLOSE_ONLY: "CloseOnly",
+    ContractStatus.PRE_ONLINE: "PreOnline",
+    ContractStatus.OFFLINE: "Offline",
+}
+
+
+def contract_document(record: ContractRecord, funding_interval: timedelta | None) -> dict[str, Any]:
+    """The normalised content of a contract snapshot: what its fingerprint is taken over.
+
+    The funding interval is part of it (a schedule change is a metadata change); the next funding
+    time is not (it moves every interval and says nothing new about the contract).
+    """
+    seconds = None if funding_interval is None else int(funding_interval.total_seconds())
+    return {"contract": record.to_json(), "fundingIntervalSeconds": seconds}
+
+
+def contract_of(snapshot: Snapshot) -> ContractRecord | None:
+    if snapshot.problem is not None or snapshot.normalised is None:
+        return None
+    return ContractRecord.model_validate(snapshot.normalised["contract"])
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What this pass learned: the newest stored snapshot (if any) and how the fetch went."""
+
+    snapshot: Snapshot | None
+    created: bool = False
+    """A new version was stored during this pass."""
+    failure: Outcome | None = None
+    """Why the venue could not be read (the snapshot then is the one stored earlier)."""
+    next_funding_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str
+    trading: str
+    outcome: Outcome
+
+
+def _trading(record: ContractRecord) -> str:
+    if record.can_open:
+        return "Open"
+    return "CloseOnly" if record.can_close else "Blocked"
+
+
+def judge(sync: SyncResult, now: datetime) -> Verdict:
+    """Metadata state, trading permission and the MetadataReady outcome, failing closed."""
+    snapshot = sync.snapshot
+    failure = f"; last fetch: {sync.failure.message}" if sync.failure is not None else ""
+    if snapshot is None:
+        if sync.failure is not None:
+            return Verdict("Missing", "Blocked", sync.failure)
+        return Verdict(
+            "Missing", "Blocked", Outcome(Progress.PROGRESSING, "MetadataMissing", "no snapshot yet")
+        )
+    record = contract_of(snapshot)
+    if record is None:
+        message = f"snapshot v{snapshot.version}: {snapshot.problem}; trading on this instrument is blocked"
+        return Verdict("Invalid", "Blocked", Outcome(Progress.STALLED, "MetadataInvalid", message))
+    if snapshot.stale(now):
+        message = (
+            f"snapshot v{snapshot.version} expired at {snapshot.valid_until.isoformat()}{failure}; "
+            "trading on this instrument is blocked"
+        )
+        return Verdict("Stale", "Blocked", Outcome(Progress.PROGRESSING, "MetadataStale", message))
+    trading = _trading(record)
+    if trading == "Blocked":
+        message = f"the venue lists the symbol as {_CONTRACT_STATUS[record.status]}; trading is blocked"
+        return Verdict("Fresh", trading, Outcome(Progress.PROGRESSING, "SymbolNotTradable", message))
+    message = (
+        f"snapshot v{snapshot.version} {snapshot.fingerprint} fresh until {snapshot.valid_until.isoformat()}"
+    )
+    if trading == "CloseOnly":
+        message += "; the venue allows closing positions only"
+    return Verdict("Fresh", trading, Outcome(Progress.READY, "MetadataFresh", message))
+
+
+def metadata_status(
+    sync: SyncResult, verdict: Verdict, *, now: datetime, refresh: timedelta
+) -> dict[str, Any] | None:
+    """``status.metadata``: the snapshot's key values in the CRD's camelCase shape."""
+    snapshot = sync.snapshot
+    if snapshot is None:
+        return None
+    retry = RETRY_AFTER_FAILURE if sync.failure is not None else refresh
+    next_sync = min(now + retry, snapshot.valid_until) if snapshot.valid_until > now else now + retry
+    status: dict[str, Any] = {
+        "version": snapshot.version,
+        "snapshotId": snapshot.id,
+        "state": verdict.state,
+        "trading": verdict.trading,
+        "fetchedTime": _time(snapshot.fetched_at),
+        "confirmedTime": _time(snapshot.confirmed_at),
+        "validUntil": _time(snapshot.valid_until),
+        "nextSyncTime": _time(next_sync),
+    }
+    record = contract_of(snapshot)
+    if record is None or snapshot.normalised is None:
+        status["problem"] = snapshot.problem
+        return status
+    values = record.to_json()
+    status.update(
+        {
+            "fingerprint": snapshot.fingerprint,
+            "contractId": record.contract_id,
+            "pricePrecision": record.price_precision,
+            "quantityPrecision": record.quantity_precision,
+            "tickSize": values["tick_size"],
+            "stepSize": values["step_size"],
+            "minQuantity": values["trade_min_quantity"],
+            "minNotional": values["trade_min_usdt"],
+            "makerFeeRate": values["maker_fee_rate"],
+            "takerFeeRate": values["taker_fee_rate"],
+            "maxLongLeverage": record.max_long_leverage,
+            "maxShortLeverage": record.max_short_leverage,
+            "contractStatus": _CONTRACT_STATUS[record.status],
+            "apiStateOpen": record.api_state_open,
+            "apiStateClose": record.api_state_close,
+        }
+    )
+    interval = snapshot.normalised.get("fundingIntervalSeconds")
+    if isinstance(interval, int):
+        status["fundingInterval"] = format_duration(timedelta(seconds=interval))
+    if sync.next_funding_time is not None:
+        status["nextFundingTime"] = _time(sync.next_funding_time)
+    return {key: value for key, value in status.items() if value is not None}
+
+
+def _time(value: datetime) -> str:
+    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _state_label(metadata: Mapping[str, Any] | None) -> str:
+    if not metadata:
+        return "Missing"
+    return f"v{metadata.get('version')}:{metadata.get('state')}/{metadata.get('trading')}"
+
+
+def _audit(
+    previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None, verdict: Verdict
+) -> tuple[AuditEntry, ...]:
+    before, after = _state_label(previous), _state_label(current)
+    if before == after or current is None:
+        return ()
+    evidence = {
+        key: str(current[key])
+        for key in ("snapshotId", "fingerprint", "problem", "validUntil", "trading")
+        if key in current
+    }
+    return (AuditEntry(before, after, verdict.outcome.reason, verdict.outcome.message, evidence=evidence),)
+
+
+def _plane_pending(verdict: Verdict) -> Outcome:
+    """Ready for the whole Instrument also needs market-data ingest, which is a later plane."""
+    if verdict.outcome.progress is not Progress.READY:
+        return verdict.outcome
+    return Outcome(
+        Progress.PROGRESSING,
+        "WaitingForPlane",
+        f"metadata {verdict.trading.lower()}: {verdict.outcome.message}; "
+        "market-data ingest is not available in this release yet",
+    )
+
+
+def reconcile_instrument(
+    refs: list[Reference],
+    observed: Mapping[Reference, Observed],
+    sync: SyncResult | None,
+    status: Mapping[str, Any] | None,
+    *,
+    generation: int | None,
+    now: datetime,
+    refresh: timedelta,
+) -> Plan:
+    """``sync`` is None when the venue could not even be asked (its reference is missing)."""
+    missing = missing_references(refs, observed)
+    if missing is not None or sync is None:
+        outcome = missing or Outcome(Progress.PROGRESSING, "VenueNotFound", "the Venue is not readable")
+        return Plan(status=status_with(status, outcome, generation=generation, now=now))
+    verdict = judge(sync, now)
+    metadata = metadata_status(sync, verdict, now=now, refresh=refresh)
+    previous = (status or {}).get("metadata")
+    fields: dict[str, Any] = {"metadata": metadata}
+    result = status_with(status, _plane_pending(verdict), generation=generation, now=now, **fields)
+    conditions: list[Condition] = conditions_of(result)
+    ready: ConditionStatus = "True" if verdict.outcome.progress is Progress.READY else "False"
+    conditions = set_condition(
+        conditions,
+        METADATA_READY,
+        ready,
+        verdict.outcome.reason,
+        verdict.outcome.message,
+        generation=generation,
+        now=now,
+    )
+    result["conditions"] = [c.to_k8s() for c in conditions]
+    if metadata is None:
+        result.pop("metadata", None)
+    return Plan(status=result, audit=_audit(previous, metadata, verdict))
