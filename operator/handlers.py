@@ -15,18 +15,22 @@ from typing import Any
 
 import kopf
 
-from tradeplane.crds.common import GROUP, VERSION, KindInfo
+from tradeplane.crds.common import GROUP, VERSION, KindInfo, parse_duration
+from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicySpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
 from tradeplane.operator.resync import due_index_id
+from tradeplane.operator.venue_sync import VenueTarget, sync_instrument, sync_venue
 from tradeplane.reconcilers import riskpolicy
 from tradeplane.reconcilers.conditions import raw_ready
-from tradeplane.reconcilers.kinds import reconcile_pending_plane, reconcile_venue
+from tradeplane.reconcilers.instrument import reconcile_instrument
+from tradeplane.reconcilers.kinds import reconcile_pending_plane
 from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.reconcilers.requeue import recheck_due
+from tradeplane.reconcilers.venue import credentials_outcome, reconcile_venue
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
 
@@ -68,17 +72,58 @@ async def _pending_plane(step: Pass, _context: OperatorContext) -> Plan:
     )
 
 
+SYMBOLS_INDEX = "instrument_symbols"
+
+
+async def _instrument_symbol(
+    namespace: str | None, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str | None, str], str]:
+    """Index of Instrument symbols by (namespace, Venue name): which tiers a Venue must keep."""
+    venue = (spec.get("venueRef") or {}).get("name")
+    symbol = spec.get("symbol")
+    return {(namespace, str(venue)): str(symbol)} if venue and symbol else {}
+
+
 async def _venue(step: Pass, context: OperatorContext) -> Plan:
     spec: VenueSpec = getattr(step.resource, "spec")  # noqa: B009
-    credentials = None
+    refresh = parse_duration(spec.refresh.account)
+    named = None
     check = None
     if spec.credentials is not None:
         secret = spec.credentials.secret_ref.name
-        credentials = (secret, spec.credentials.api_key_key, spec.credentials.secret_key_key)
+        named = (secret, spec.credentials.api_key_key, spec.credentials.secret_key_key)
         check = await context.kube.secret_keys(step.namespace, secret)
-    return reconcile_venue(
-        credentials, check, spec.mode, step.status, generation=step.generation, now=step.now
-    )
+    blocked = credentials_outcome(named, check, spec.mode)
+    plan_args: dict[str, Any] = {"generation": step.generation, "now": step.now, "refresh": refresh}
+    if blocked is not None:
+        return reconcile_venue(blocked, None, step.status, signed=False, **plan_args)
+    credentials = None
+    if named is not None:
+        credentials = await context.kube.credentials(step.namespace, *named)
+    name = str(step.body["metadata"]["name"])
+    symbols = step.indexes.get(SYMBOLS_INDEX, {}).get((step.namespace, name), [])
+    target = VenueTarget(step.namespace, name, spec)
+    sync = await sync_venue(context.audit, target, credentials, symbols, now=step.now)
+    return reconcile_venue(None, sync, step.status, signed=credentials is not None, **plan_args)
+
+
+async def _instrument(step: Pass, context: OperatorContext) -> Plan:
+    spec: InstrumentSpec = getattr(step.resource, "spec")  # noqa: B009
+    refs = references(spec)
+    observed = {ref: observe(step, ref) for ref in refs}
+    plan_args: dict[str, Any] = {"generation": step.generation, "now": step.now}
+    venue = None
+    if all(found.exists for found in observed.values()):
+        venue = await context.kube.get_custom("venues", step.namespace, spec.venue_ref.name)
+    if venue is None:
+        refresh = parse_duration(VenueSpec().refresh.metadata)
+        return reconcile_instrument(refs, observed, None, step.status, refresh=refresh, **plan_args)
+    venue_spec = VenueSpec.model_validate(venue.get("spec") or {})
+    target = VenueTarget(step.namespace, spec.venue_ref.name, venue_spec)
+    max_age = parse_duration(spec.metadata_max_age)
+    sync = await sync_instrument(context.audit, target, spec.symbol, now=step.now, max_age=max_age)
+    refresh = parse_duration(venue_spec.refresh.metadata)
+    return reconcile_instrument(refs, observed, sync, step.status, refresh=refresh, **plan_args)
 
 
 async def _riskpolicy(step: Pass, _context: OperatorContext) -> Plan:
@@ -88,7 +133,7 @@ async def _riskpolicy(step: Pass, _context: OperatorContext) -> Plan:
 
 DECIDERS: dict[str, Decider] = {
     "Venue": _venue,
-    "Instrument": _pending_plane,
+    "Instrument": _instrument,
     "FeatureSet": _pending_plane,
     "Model": _pending_plane,
     "ModelVersion": _pending_plane,
@@ -102,7 +147,9 @@ def _register(info: KindInfo) -> None:
 
     async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int = 0, **kwargs: Any) -> None:
         context: OperatorContext = memo.context
-        indexes = {key: value for key, value in kwargs.items() if key.endswith("_index")}
+        indexes = {
+            key: value for key, value in kwargs.items() if key.endswith("_index") or key == SYMBOLS_INDEX
+        }
         await run_pass(info, body, patch, context, decide, retry=retry, indexes=indexes)
 
     reconcile.__name__ = f"reconcile_{info.singular}"
@@ -115,6 +162,7 @@ def _register(info: KindInfo) -> None:
         decorator(reconcile)
 
 
+kopf.index(GROUP, VERSION, "instruments", id=SYMBOLS_INDEX)(_instrument_symbol)
 for _info in KINDS:
     kopf.index(GROUP, VERSION, _info.plural, id=index_id(_info.plural))(_readiness)
     kopf.index(GROUP, VERSION, _info.plural, id=due_index_id(_info.plural))(_due)

@@ -1,0 +1,231 @@
+"""What the operator asks the venue during a reconcile pass, and how it stores the answers.
+
+Side effects live here (HTTP to the venue, snapshot rows in PostgreSQL); judging them is the pure
+reconcilers' job. A malformed payload is never thrown away: it becomes an invalid snapshot version
+(raw record kept, problem named, counted in a metric), so the newest version says what the venue
+serves and trading on it fails closed. Network trouble is not a metadata change: it is reported
+with the snapshot stored earlier, which goes stale on its own schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tradeplane.crds.common import parse_duration
+from tradeplane.crds.venue import VenueSpec
+from tradeplane.operator.metrics import VENUE_PAYLOAD_INVALID, VENUE_REQUEST_FAILURES
+from tradeplane.reconcilers.conditions import Outcome, Progress
+from tradeplane.reconcilers.instrument import SyncResult, contract_document
+from tradeplane.reconcilers.venue import VenueSync
+from tradeplane.runtime.venue import snapshots
+from tradeplane.runtime.venue.canonical import sha256_fingerprint
+from tradeplane.runtime.venue.client import BingXClient
+from tradeplane.runtime.venue.credentials import Credentials
+from tradeplane.runtime.venue.errors import (
+    AuthenticationError,
+    PayloadError,
+    RateLimited,
+    TimestampRejected,
+    VenueError,
+)
+from tradeplane.runtime.venue.metadata import (
+    MetadataInvalid,
+    derive_funding_interval,
+    normalise_commission,
+    normalise_contract,
+    normalise_tiers,
+    select_contract,
+)
+from tradeplane.runtime.venue.snapshots import Observation, SnapshotKey
+
+logger = logging.getLogger(__name__)
+REQUEST_TIMEOUT_S = 5.0
+FUNDING_HISTORY_ROWS = 12
+"""Enough settlements to see the schedule twice over even at 1 h funding, few enough to be cheap."""
+
+
+@dataclass(frozen=True)
+class VenueTarget:
+    """Where a Venue is and how to talk to it, from its spec (credentials resolved by the caller)."""
+
+    namespace: str
+    name: str
+    spec: VenueSpec
+
+    def client(self, credentials: Credentials | None = None) -> BingXClient:
+        recv_window_ms = int(parse_duration(self.spec.recv_window).total_seconds() * 1000)
+        return BingXClient(
+            self.spec.endpoints.rest,
+            credentials=credentials,
+            recv_window_ms=recv_window_ms,
+            timeout_s=REQUEST_TIMEOUT_S,
+        )
+
+    def key(self, kind: snapshots.SnapshotKind, subject: str) -> SnapshotKey:
+        return SnapshotKey(self.namespace, self.name, kind, subject)
+
+
+def failure_outcome(error: BaseException) -> Outcome:
+    """A venue failure as a condition. Messages come from our typed errors, which never carry keys."""
+    if isinstance(error, TimestampRejected):
+        reason, progress = "ClockSkew", Progress.PROGRESSING
+    elif isinstance(error, AuthenticationError):
+        reason, progress = "AuthenticationFailed", Progress.STALLED
+    elif isinstance(error, RateLimited):
+        reason, progress = "VenueRateLimited", Progress.PROGRESSING
+    elif isinstance(error, PayloadError):
+        reason, progress = "VenuePayloadInvalid", Progress.PROGRESSING
+    else:
+        reason, progress = "VenueUnreachable", Progress.PROGRESSING
+    VENUE_REQUEST_FAILURES.labels(reason).inc()
+    detail = str(error) or type(error).__name__
+    return Outcome(progress, reason, detail[:900])
+
+
+TRANSIENT = (VenueError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+def _ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+async def _contract_observation(client: BingXClient, symbol: str) -> tuple[Observation, datetime | None]:
+    """The contract record plus the derived funding interval, or the problem with the payload."""
+    records = await client.contracts(symbol)
+    try:
+        raw = select_contract(records, symbol)
+    except MetadataInvalid as problem:
+        return Observation(raw=records, problem=str(problem)), None
+    try:
+        record = normalise_contract(raw)
+    except MetadataInvalid as problem:
+        VENUE_PAYLOAD_INVALID.labels("contract").inc()
+        logger.warning("invalid contract metadata for %s: %s", symbol, problem)
+        return Observation(raw=raw, problem=str(problem)), None
+    history = await client.funding_rate_history(symbol, limit=FUNDING_HISTORY_ROWS)
+    premium = await client.premium_index(symbol)
+    next_funding = _ms(premium.next_funding_time_ms) if premium.next_funding_time_ms else None
+    interval = derive_funding_interval([_ms(row.funding_time_ms) for row in history], next_funding)
+    document = contract_document(record, interval)
+    observation = Observation(raw=raw, normalised=document, fingerprint=sha256_fingerprint(document))
+    return observation, next_funding
+
+
+async def sync_instrument(
+    engine: AsyncEngine, target: VenueTarget, symbol: str, *, now: datetime, max_age: timedelta
+) -> SyncResult:
+    key = target.key("contract", symbol)
+    try:
+        async with target.client() as client:
+            observation, next_funding = await _contract_observation(client, symbol)
+    except TRANSIENT as error:
+        return SyncResult(snapshot=await snapshots.current(engine, key), failure=failure_outcome(error))
+    recorded = await snapshots.record(engine, key, observation, now=now, max_age=max_age)
+    return SyncResult(snapshot=recorded.current, created=recorded.created, next_funding_time=next_funding)
+
+
+def _dump(payload: Any) -> Any:
+    return payload.model_dump(by_alias=True, mode="python")
+
+
+async def _observe(
+    engine: AsyncEngine, key: SnapshotKey, raw: Any, normalise: Any, *, now: datetime, max_age: timedelta
+) -> snapshots.Recorded:
+    try:
+        normalised = normalise(raw)
+    except MetadataInvalid as problem:
+        VENUE_PAYLOAD_INVALID.labels(key.kind).inc()
+        logger.warning("invalid %s payload for %s: %s", key.kind, key.subject, problem)
+        observation = Observation(raw=raw, problem=str(problem))
+    else:
+        observation = Observation(raw=raw, normalised=normalised, fingerprint=sha256_fingerprint(normalised))
+    return await snapshots.record(engine, key, observation, now=now, max_age=max_age)
+
+
+def _account(balances: Iterable[Any], positions: Iterable[Any]) -> dict[str, Any] | None:
+    usdt = next((b for b in balances if b.asset == "USDT"), None)
+    if usdt is None:
+        return None
+    rows = []
+    for position in positions:
+        if not position.position_amt:
+            continue
+        side = {"LONG": "long", "SHORT": "short"}.get(position.position_side.upper(), "both")
+        row = {
+            "symbol": position.symbol,
+            "side": side,
+            "quantity": str(position.position_amt),
+            "entryPrice": str(position.avg_price),
+            "markPrice": None if position.mark_price is None else str(position.mark_price),
+            "unrealizedPnl": None if position.unrealized_profit is None else str(position.unrealized_profit),
+            "leverage": position.leverage,
+        }
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return {
+        "asset": "USDT",
+        "equity": str(usdt.equity),
+        "availableMargin": str(usdt.available_margin),
+        "unrealizedPnl": str(usdt.unrealized_profit),
+        "positions": rows,
+    }
+
+
+async def sync_venue(
+    engine: AsyncEngine,
+    target: VenueTarget,
+    credentials: Credentials | None,
+    symbols: Iterable[str],
+    *,
+    now: datetime,
+) -> VenueSync:
+    """Clock skew always; with credentials also fees, margin tiers per symbol, balance and positions."""
+    max_age = parse_duration(target.spec.refresh.fees) * 2
+    clock_skew: int | None = None
+    try:
+        async with target.client(credentials) as client:
+            clock_skew = await client.sync_clock()
+            if credentials is None:
+                return VenueSync(clock_skew_ms=clock_skew)
+            commission = _dump(await client.commission_rate())
+            fees = await _observe(
+                engine,
+                target.key("commission", "account"),
+                commission,
+                lambda raw: normalise_commission(raw).to_json(),
+                now=now,
+                max_age=max_age,
+            )
+            tiers: dict[str, snapshots.Snapshot] = {}
+            created: set[str] = set()
+            for symbol in sorted(set(symbols)):
+                rows = [_dump(row) for row in await client.maint_margin_ratio(symbol)]
+                recorded = await _observe(
+                    engine,
+                    target.key("margin_tiers", symbol),
+                    rows,
+                    lambda raw: {"tiers": [tier.to_json() for tier in normalise_tiers(raw)]},
+                    now=now,
+                    max_age=max_age,
+                )
+                tiers[symbol] = recorded.current
+                if recorded.created:
+                    created.add(symbol)
+            account = _account(await client.balance(), await client.positions())
+    except TRANSIENT as error:
+        return VenueSync(failure=failure_outcome(error), clock_skew_ms=clock_skew)
+    return VenueSync(
+        clock_skew_ms=clock_skew,
+        fees=fees.current,
+        fees_created=fees.created,
+        tiers=tiers,
+        tiers_created=frozenset(created),
+        account=account,
+    )
