@@ -37,6 +37,13 @@ def _money(value: Any) -> Any:
     return value
 
 
+def _optional_money(value: Any) -> Any:
+    """BingX sends ``""`` for an unset optional number (``stopPrice`` of a LIMIT order)."""
+    if isinstance(value, str) and value.strip() == "":
+        return None
+    return _money(value)
+
+
 def _tier_number(value: Any) -> Any:
     """BingX writes tiers as ``1`` or ``"Tier 1"``."""
     if isinstance(value, str) and value.lower().startswith("tier"):
@@ -46,6 +53,7 @@ def _tier_number(value: Any) -> Any:
 
 VenueId = Annotated[int, BeforeValidator(_exact_id)]
 Money = Annotated[Decimal, BeforeValidator(_money)]
+OptionalMoney = Annotated[Decimal | None, BeforeValidator(_optional_money)]
 Millis = Annotated[int, BeforeValidator(_exact_id)]
 Level = tuple[Money, Money]
 
@@ -96,7 +104,7 @@ class MarkPriceKline(VenuePayload):
     high: Money
     low: Money
     close: Money
-    volume: Money | None = None
+    volume: OptionalMoney = None
     open_time_ms: Millis = Field(alias="openTime")
     close_time_ms: Millis | None = Field(default=None, alias="closeTime")
 
@@ -162,12 +170,12 @@ class Leverage(VenuePayload):
     short_leverage: int = Field(alias="shortLeverage")
     max_long_leverage: int | None = Field(default=None, alias="maxLongLeverage")
     max_short_leverage: int | None = Field(default=None, alias="maxShortLeverage")
-    available_long_vol: Money | None = Field(default=None, alias="availableLongVol")
-    available_short_vol: Money | None = Field(default=None, alias="availableShortVol")
-    available_long_val: Money | None = Field(default=None, alias="availableLongVal")
-    available_short_val: Money | None = Field(default=None, alias="availableShortVal")
-    max_position_long_val: Money | None = Field(default=None, alias="maxPositionLongVal")
-    max_position_short_val: Money | None = Field(default=None, alias="maxPositionShortVal")
+    available_long_vol: OptionalMoney = Field(default=None, alias="availableLongVol")
+    available_short_vol: OptionalMoney = Field(default=None, alias="availableShortVol")
+    available_long_val: OptionalMoney = Field(default=None, alias="availableLongVal")
+    available_short_val: OptionalMoney = Field(default=None, alias="availableShortVal")
+    max_position_long_val: OptionalMoney = Field(default=None, alias="maxPositionLongVal")
+    max_position_short_val: OptionalMoney = Field(default=None, alias="maxPositionShortVal")
 
 
 class Balance(VenuePayload):
@@ -189,19 +197,19 @@ class Position(VenuePayload):
     position_side: str = Field(alias="positionSide")
     isolated: bool | None = None
     position_amt: Money = Field(alias="positionAmt")
-    available_amt: Money | None = Field(default=None, alias="availableAmt")
+    available_amt: OptionalMoney = Field(default=None, alias="availableAmt")
     avg_price: Money = Field(alias="avgPrice")
-    mark_price: Money | None = Field(default=None, alias="markPrice")
-    liquidation_price: Money | None = Field(default=None, alias="liquidationPrice")
+    mark_price: OptionalMoney = Field(default=None, alias="markPrice")
+    liquidation_price: OptionalMoney = Field(default=None, alias="liquidationPrice")
     leverage: int | None = None
-    initial_margin: Money | None = Field(default=None, alias="initialMargin")
-    margin: Money | None = None
-    unrealized_profit: Money | None = Field(default=None, alias="unrealizedProfit")
-    realised_profit: Money | None = Field(default=None, alias="realisedProfit")
-    position_value: Money | None = Field(default=None, alias="positionValue")
-    risk_rate: Money | None = Field(default=None, alias="riskRate")
-    max_margin_reduction: Money | None = Field(default=None, alias="maxMarginReduction")
-    pnl_ratio: Money | None = Field(default=None, alias="pnlRatio")
+    initial_margin: OptionalMoney = Field(default=None, alias="initialMargin")
+    margin: OptionalMoney = None
+    unrealized_profit: OptionalMoney = Field(default=None, alias="unrealizedProfit")
+    realised_profit: OptionalMoney = Field(default=None, alias="realisedProfit")
+    position_value: OptionalMoney = Field(default=None, alias="positionValue")
+    risk_rate: OptionalMoney = Field(default=None, alias="riskRate")
+    max_margin_reduction: OptionalMoney = Field(default=None, alias="maxMarginReduction")
+    pnl_ratio: OptionalMoney = Field(default=None, alias="pnlRatio")
     update_time_ms: Millis | None = Field(default=None, alias="updateTime")
 
 
@@ -215,14 +223,14 @@ class Order(VenuePayload):
     position_side: str | None = Field(default=None, alias="positionSide")
     type: str
     status: str | None = None
-    price: Money | None = None
-    orig_qty: Money | None = Field(default=None, alias="origQty")
-    executed_qty: Money | None = Field(default=None, alias="executedQty")
-    avg_price: Money | None = Field(default=None, alias="avgPrice")
-    cum_quote: Money | None = Field(default=None, alias="cumQuote")
-    stop_price: Money | None = Field(default=None, alias="stopPrice")
-    commission: Money | None = None
-    profit: Money | None = None
+    price: OptionalMoney = None
+    orig_qty: OptionalMoney = Field(default=None, alias="origQty")
+    executed_qty: OptionalMoney = Field(default=None, alias="executedQty")
+    avg_price: OptionalMoney = Field(default=None, alias="avgPrice")
+    cum_quote: OptionalMoney = Field(default=None, alias="cumQuote")
+    stop_price: OptionalMoney = Field(default=None, alias="stopPrice")
+    commission: OptionalMoney = None
+    profit: OptionalMoney = None
     reduce_only: bool | None = Field(default=None, alias="reduceOnly")
     time_in_force: str | None = Field(default=None, alias="timeInForce")
     working_type: str | None = Field(default=None, alias="workingType")

@@ -12,7 +12,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tradeplane.runtime.venue.errors import PayloadError
-from tradeplane.runtime.venue.payloads import Level, Millis, Money, VenueId, VenuePayload, parse, parse_list
+from tradeplane.runtime.venue.payloads import (
+    Level,
+    Millis,
+    Money,
+    OptionalMoney,
+    VenueId,
+    VenuePayload,
+    parse,
+    parse_list,
+)
 
 
 class KlineBar(VenuePayload):
@@ -113,21 +122,21 @@ class OrderEventBody(VenuePayload):
     order_id: VenueId = Field(alias="i")
     side: str = Field(alias="S")
     type: str = Field(alias="o")
-    quantity: Money | None = Field(default=None, alias="q")
-    price: Money | None = Field(default=None, alias="p")
-    stop_price: Money | None = Field(default=None, alias="sp")
-    average_price: Money | None = Field(default=None, alias="ap")
+    quantity: OptionalMoney = Field(default=None, alias="q")
+    price: OptionalMoney = Field(default=None, alias="p")
+    stop_price: OptionalMoney = Field(default=None, alias="sp")
+    average_price: OptionalMoney = Field(default=None, alias="ap")
     execution_type: str = Field(alias="x")
     status: str = Field(alias="X")
     fee_asset: str | None = Field(default=None, alias="N")
-    fee: Money | None = Field(default=None, alias="n")
+    fee: OptionalMoney = Field(default=None, alias="n")
     time_ms: Millis | None = Field(default=None, alias="T")
     working_type: str | None = Field(default=None, alias="wt")
     position_side: str | None = Field(default=None, alias="ps")
-    realized_profit: Money | None = Field(default=None, alias="rp")
+    realized_profit: OptionalMoney = Field(default=None, alias="rp")
     cumulative_filled_qty: Money = Field(alias="z")
     trade_id: VenueId | str | None = Field(default=None, alias="td")
-    trade_value: Money | None = Field(default=None, alias="tv")
+    trade_value: OptionalMoney = Field(default=None, alias="tv")
     reduce_only: bool | None = Field(default=None, alias="ro")
 
 
@@ -142,17 +151,17 @@ class OrderUpdate(VenuePayload):
 class BalanceChange(VenuePayload):
     asset: str = Field(alias="a")
     wallet_balance: Money = Field(alias="wb")
-    cross_wallet_balance: Money | None = Field(default=None, alias="cw")
-    balance_change: Money | None = Field(default=None, alias="bc")
+    cross_wallet_balance: OptionalMoney = Field(default=None, alias="cw")
+    balance_change: OptionalMoney = Field(default=None, alias="bc")
 
 
 class PositionChange(VenuePayload):
     symbol: str = Field(alias="s")
     position_amt: Money = Field(alias="pa")
     entry_price: Money = Field(alias="ep")
-    unrealized_profit: Money | None = Field(default=None, alias="up")
+    unrealized_profit: OptionalMoney = Field(default=None, alias="up")
     margin_type: str | None = Field(default=None, alias="mt")
-    isolated_wallet: Money | None = Field(default=None, alias="iw")
+    isolated_wallet: OptionalMoney = Field(default=None, alias="iw")
     position_side: str = Field(alias="ps")
 
 

@@ -101,7 +101,8 @@ async def test_concurrent_waiters_all_get_through_within_budget() -> None:
 @given(
     limit=st.integers(min_value=1, max_value=6),
     window=st.sampled_from([0.5, 1.0, 10.0]),
-    gaps=st.lists(st.floats(min_value=0, max_value=2, allow_nan=False), min_size=1, max_size=30),
+    # Multiples of 1/8 s are exact binary fractions, so the law is checked without rounding noise.
+    gaps=st.lists(st.integers(min_value=0, max_value=16).map(lambda n: n / 8), min_size=1, max_size=30),
 )
 def test_law_no_window_ever_admits_more_than_its_limit(limit: int, window: float, gaps: list[float]) -> None:
     clock = FakeTime()
