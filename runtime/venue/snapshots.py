@@ -44,8 +44,8 @@ venue_snapshots = Table(
     *(Column(name, Text) for name in ("namespace", "venue", "kind", "subject")),
     Column("version", Integer),
     Column("fingerprint", Text),
-    Column("raw", JSONB),
-    Column("normalised", JSONB),
+    Column("raw", JSONB(none_as_null=True)),
+    Column("normalised", JSONB(none_as_null=True)),
     Column("problem", Text),
     *(Column(name, DateTime(timezone=True)) for name in ("fetched_at", "confirmed_at", "valid_until")),
 )

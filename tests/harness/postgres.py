@@ -8,6 +8,7 @@ errors, never skips: the database tests must run in CI.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from harness.scratch import scratch_service
 from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.runtime.store import APP_ROLE
 from tradeplane.runtime.store.engine import DATABASE_URL_ENV, normalise_url, run_sync
 
 
@@ -81,3 +83,19 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.database(name)
     finally:
         execute(postgres_server.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', autocommit=True)
+
+
+@pytest.fixture
+def app_login(migrated: str, postgres_server: PostgresServer) -> Iterator[str]:
+    """A login role that is a member of the application role, dropped afterwards."""
+    role = f"audit_app_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_urlsafe(24)
+    execute(
+        postgres_server.admin_url,
+        f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {APP_ROLE}",
+        autocommit=True,
+    )
+    try:
+        yield make_url(migrated).set(username=role, password=password).render_as_string(hide_password=False)
+    finally:
+        execute(postgres_server.admin_url, f"DROP ROLE IF EXISTS {role}", autocommit=True)

@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import secrets
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from harness.postgres import PostgresServer, execute, fetch
+from harness.postgres import execute, fetch
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -209,22 +207,6 @@ async def test_twenty_concurrent_appends_never_fork(engine: AsyncEngine) -> None
     assert [r.seq for r in stored] == list(range(1, 21))
     assert chain.verify(stored) is None
     assert len({r.prev_hash for r in stored}) == 20, "no two records follow the same head"
-
-
-@pytest.fixture
-def app_login(migrated: str, postgres_server: PostgresServer) -> Iterator[str]:
-    """A login role that is a member of the application role, dropped afterwards."""
-    role = f"audit_app_{uuid.uuid4().hex[:10]}"
-    password = secrets.token_urlsafe(24)
-    execute(
-        postgres_server.admin_url,
-        f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {APP_ROLE}",
-        autocommit=True,
-    )
-    try:
-        yield make_url(migrated).set(username=role, password=password).render_as_string(hide_password=False)
-    finally:
-        execute(postgres_server.admin_url, f"DROP ROLE IF EXISTS {role}", autocommit=True)
 
 
 async def test_the_application_role_can_append_but_never_rewrite(app_login: str, migrated: str) -> None:
