@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tradeplane.runtime.venue import signing
 from tradeplane.runtime.venue.sim.views import ClockView
 
-VenueSimulator = Any  # the server module assembles the simulator; typed precisely once it lands
+if TYPE_CHECKING:
+    from tradeplane.runtime.venue.sim.server import VenueSimulator
 
 __all__ = [
     "DEFAULT_RECV_WINDOW_MS",
