@@ -100,8 +100,8 @@ class Account:
         time_ms: int,
         trade_id: int | None = None,
     ) -> None:
-        if amount == 0:
-            return
+        if amount == 0 and income_type is not IncomeType.INSURANCE_CLEAR:
+            return  # a liquidation is recorded even when nothing was left to clear
         self.wallet += amount
         self.incomes.append(
             Income(symbol, income_type, amount, time_ms, self._transaction_ids(), trade_id, income_type.value)
