@@ -2,9 +2,10 @@
 run a market for each: a start price, a volatility calibration, maintenance-margin tiers and the
 funding interval.
 
-``contract`` is the raw ``/openApi/swap/v2/quote/contracts`` record exactly as served (numbers
-where BingX's sample has numbers, ``"true"``/``"false"`` strings for the API states); tests and
-the run-time control API may override any field to serve malformed metadata.
+``contract`` is the raw ``/openApi/swap/v2/quote/contracts`` record as served (integers as numbers,
+decimals as Decimal, which the simulator writes as strings the way BingX writes most decimals,
+``"true"``/``"false"`` strings for the API states); tests and the run-time control API may override
+any field to serve malformed metadata.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _contract(
     *,
     price_precision: int,
     quantity_precision: int,
-    min_quantity: float,
+    min_quantity: str,
     max_leverage: int,
 ) -> dict[str, Any]:
     return {
@@ -76,11 +77,11 @@ def _contract(
         "size": "0",
         "quantityPrecision": quantity_precision,
         "pricePrecision": price_precision,
-        "feeRate": 0.0005,
-        "makerFeeRate": 0.0002,
-        "takerFeeRate": 0.0005,
+        "feeRate": Decimal("0.0005"),
+        "makerFeeRate": Decimal("0.0002"),
+        "takerFeeRate": Decimal("0.0005"),
         "tradeMinLimit": 0,
-        "tradeMinQuantity": min_quantity,
+        "tradeMinQuantity": Decimal(min_quantity),
         "tradeMinUSDT": 2,
         "maxLongLeverage": max_leverage,
         "maxShortLeverage": max_leverage,
@@ -134,7 +135,7 @@ CATALOG: dict[str, ContractSpec] = {
                 "XAUT",
                 price_precision=2,
                 quantity_precision=4,
-                min_quantity=0.0001,
+                min_quantity="0.0001",
                 max_leverage=50,
             ),
             GOLD_TIERS,
@@ -148,7 +149,7 @@ CATALOG: dict[str, ContractSpec] = {
                 "PAXG",
                 price_precision=2,
                 quantity_precision=4,
-                min_quantity=0.0001,
+                min_quantity="0.0001",
                 max_leverage=50,
             ),
             GOLD_TIERS,
@@ -163,7 +164,7 @@ CATALOG: dict[str, ContractSpec] = {
                 "BTC",
                 price_precision=1,
                 quantity_precision=4,
-                min_quantity=0.0001,
+                min_quantity="0.0001",
                 max_leverage=125,
             ),
             BTC_TIERS,
