@@ -9,14 +9,18 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import cluster_startup, reconcile
+from benchmarks import cluster_startup, quantize, reconcile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> int:
     RESULTS.mkdir(exist_ok=True)
-    results = {"cluster_startup": cluster_startup.run(), "reconcile": reconcile.run()}
+    results = {
+        "cluster_startup": cluster_startup.run(),
+        "reconcile": reconcile.run(),
+        "quantize": quantize.run(),
+    }
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {RESULTS / 'latest.json'}")
     return 0

@@ -59,6 +59,7 @@ _TRIGGERED_MARKET = frozenset({OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARK
 """``price`` is the trigger (BingX ``stopPrice``)."""
 _TRIGGERED_LIMIT = frozenset({OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.TRIGGER_LIMIT})
 """``price`` is the limit price; ``trigger_price`` the trigger."""
+_MARKET = OrderType.MARKET
 _PRICED = frozenset({OrderType.LIMIT}) | _TRIGGERED_MARKET | _TRIGGERED_LIMIT
 _ROUNDING = {OrderSide.BUY: ROUND_FLOOR, OrderSide.SELL: ROUND_CEILING}
 
@@ -186,7 +187,7 @@ class Quantizer:
             raise PriceNotPositive(quantized, what)
         return quantized
 
-    def _check_minimums(self, quantity: Decimal, notional: Decimal | None) -> None:
+    def _raise_below_minimum(self, quantity: Decimal, notional: Decimal | None) -> None:
         if quantity < self.min_quantity:
             raise QuantityBelowMinimum(quantity, self.min_quantity)
         if self.min_notional:
@@ -218,7 +219,7 @@ class Quantizer:
             raise ValueError(f"unknown order side {side!r}")
         quantized_quantity = self.quantity(quantity)
         quantized_trigger: Decimal | None = None
-        if order_type == OrderType.MARKET:
+        if order_type == _MARKET:
             if price is not None:
                 raise PriceNotAccepted(order_type, price)
             quantized_price = None
@@ -236,5 +237,8 @@ class Quantizer:
         notional = (
             None if notional_price is None else self._context.multiply(quantized_quantity, notional_price)
         )
-        self._check_minimums(quantized_quantity, notional)
+        if quantized_quantity < self.min_quantity or (
+            self.min_notional and (notional is None or notional < self.min_notional)
+        ):
+            self._raise_below_minimum(quantized_quantity, notional)
         return QuantizedOrder(quantized_quantity, quantized_price, notional, quantized_trigger)
