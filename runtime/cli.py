@@ -13,6 +13,7 @@ from tradeplane.embedded.cli import cluster_app, register_system_commands
 from tradeplane.runtime.audit.cli import audit_app
 from tradeplane.runtime.commands import commands_app
 from tradeplane.runtime.store.cli import db_app
+from tradeplane.runtime.venue.sim.cli import venue_sim
 
 app = typer.Typer(
     name="tradeplane",
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(crds_app, name="crds")
 register_system_commands(app)
+app.command("venue-sim")(venue_sim)
 for _command in commands_app.registered_commands:
     app.registered_commands.append(_command)
 

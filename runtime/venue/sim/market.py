@@ -88,6 +88,8 @@ class SymbolMarket:
         self.variance = self.second_vol**2
         self.mark = self.index = float(price)
         self.bars.append(Bar.opening(start_minute, price, price))
+        if replay is not None and first is not None:
+            self.bars[-1].volume = first.volume_until((start_time_ms % MINUTE_MS) // 1000)
         self.now_ms = start_time_ms
         self.book_cache: tuple[int, int, Book] | None = None
 
@@ -209,7 +211,7 @@ class SymbolMarket:
         self.now_ms = now_ms
 
     def _trade(self, now_ms: int, quantity: int, *, buyer_maker: bool) -> None:
-        self.trades.append(Trade(self.next_trade_id, now_ms, self.price, quantity, buyer_maker))
+        self.trades.append(Trade(self.next_trade_id, now_ms, self.price, quantity, bool(buyer_maker)))
         self.next_trade_id += 1
 
     def price_decimal(self, ticks: int) -> Decimal:

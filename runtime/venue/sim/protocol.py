@@ -26,6 +26,7 @@ __all__ = [
     "Params",
     "SimError",
     "authenticate",
+    "business_errors",
     "error_response",
     "jsonable",
     "ok",
@@ -88,6 +89,16 @@ def error_response(error: SimError) -> web.Response:
         status=error.http_status,
         content_type="application/json",
     )
+
+
+@web.middleware
+async def business_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A ``SimError`` raised anywhere in a handler becomes BingX's error envelope."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except SimError as error:
+        return error_response(error)
+    return response
 
 
 def missing(name: str) -> SimError:

@@ -23,7 +23,7 @@ from tradeplane.runtime.venue.sim.clock import ClockMode, SimClock
 from tradeplane.runtime.venue.sim.faults import Faults, control_routes, fault_middleware
 from tradeplane.runtime.venue.sim.listenkeys import ListenKeys
 from tradeplane.runtime.venue.sim.market import Market
-from tradeplane.runtime.venue.sim.protocol import SIM_KEY, SimError, error_response
+from tradeplane.runtime.venue.sim.protocol import SIM_KEY, business_errors
 from tradeplane.runtime.venue.sim.ws import WebSockets
 
 log = structlog.get_logger(__name__)
@@ -54,15 +54,6 @@ def _optional_module(name: str) -> ModuleType | None:
         if missing.name != f"tradeplane.runtime.venue.sim.{name}":
             raise
         return None
-
-
-@web.middleware
-async def _business_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except SimError as error:
-        return error_response(error)
-    return response
 
 
 class VenueSimulator:
@@ -125,7 +116,7 @@ class VenueSimulator:
         self.sockets.publish_user_event(event)
 
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[_business_errors, fault_middleware])
+        app = web.Application(middlewares=[business_errors, fault_middleware])
         app[SIM_KEY] = self
         marketdata_routes.register(app, self)
         trading_routes = _optional_module("trading_routes")
