@@ -171,7 +171,7 @@ def control_routes(app: web.Application, sim: VenueSimulator) -> None:
             await sim.sockets.disconnect_all()
         if update.expire_listen_key is not None:
             sim.listen_keys.expire_now(None if update.expire_listen_key == "*" else update.expire_listen_key)
-        return bare(state(sim))
+        return web.json_response(state(sim))
 
     async def override_contract(request: web.Request) -> web.Response:
         symbol = request.match_info["symbol"]
@@ -202,7 +202,7 @@ def control_routes(app: web.Application, sim: VenueSimulator) -> None:
 
     async def show_state(request: web.Request) -> web.Response:
         del request
-        return bare(state(sim))
+        return web.json_response(state(sim))
 
     app.router.add_post("/sim/faults", update_faults)
     app.router.add_post("/sim/contracts/{symbol}", override_contract)
@@ -222,7 +222,7 @@ def state(sim: VenueSimulator) -> dict[str, Any]:
         },
         "sockets": sim.sockets.counts(),
         "listenKeys": len(sim.listen_keys.expires),
-        "lastPrices": {symbol: sim.market.last_price(symbol) for symbol in sim.catalog},
+        "lastPrices": {symbol: str(sim.market.last_price(symbol)) for symbol in sim.catalog},
     }
 
 
