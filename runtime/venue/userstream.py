@@ -117,7 +117,9 @@ class UserStream:
             delay = 0.0
             try:
                 key = await self._key()
-                async with connect(f"{self.ws_url}?listenKey={key}", ping_interval=None) as socket:
+                async with connect(
+                    f"{self.ws_url}?listenKey={key}", ping_interval=None, close_timeout=2.0
+                ) as socket:
                     self._socket = socket
                     async with self.connected:
                         self.connections_opened += 1

@@ -45,6 +45,7 @@ class StreamSettings:
         default_factory=lambda: RetryPolicy(attempts=1, base_delay_s=0.5, max_delay_s=30.0)
     )
     queue_size: int = 10_000
+    close_timeout_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.topics_per_connection <= MAX_TOPICS_PER_CONNECTION:
@@ -129,6 +130,8 @@ class MarketStream:
         await self.close()
 
     async def close(self) -> None:
+        """Stop every shard: close the sockets first so no shard waits out a close handshake."""
+        await self.drop_connections()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -170,7 +173,12 @@ class MarketStream:
         while True:
             delay = 0.0
             try:
-                async with connect(self.ws_url, ping_interval=None, max_size=2**24) as socket:
+                async with connect(
+                    self.ws_url,
+                    ping_interval=None,
+                    max_size=2**24,
+                    close_timeout=self.settings.close_timeout_s,
+                ) as socket:
                     self._sockets[shard] = socket
                     self.connections_opened += 1
                     await self._subscribe_all(shard, socket)

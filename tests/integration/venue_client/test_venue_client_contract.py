@@ -25,6 +25,7 @@ from tradeplane.runtime.venue.order_request import (
     PositionSide,
     TimeInForce,
 )
+from tradeplane.runtime.venue.ratelimit import RateLimiter
 from tradeplane.runtime.venue.rest import RetryPolicy
 from tradeplane.runtime.venue.sim.faults import RestFault
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
@@ -210,13 +211,25 @@ async def test_clock_skew_is_resynced_and_the_request_succeeds(
     assert client.clock_offset_ms - first >= 10 * MINUTE - 1000
 
 
-async def test_429_storm_waits_then_raises_rate_limited(sim: VenueSimulator, client: BingXClient) -> None:
-    sim.faults.add(RestFault(kind="status", status=429, path="/openApi/swap/v2/quote/depth", count=2))
-    assert (await client.depth(SYMBOL, 5)).bids
-    sim.faults.add(RestFault(kind="status", status=429, path="/openApi/swap/v2/quote/depth"))
-    with pytest.raises(RateLimited):
-        await client.depth(SYMBOL, 5)
-    assert client.rest.limiter.waited_s >= 2  # each 429 paused the group for Retry-After (1 s)
+async def test_429_storm_waits_then_raises_rate_limited(sim: VenueSimulator) -> None:
+    waited: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    limiter = RateLimiter(clock=lambda: sum(waited), sleep=fake_sleep)
+    async with BingXClient(
+        sim.rest_url, credentials=KEY, limiter=limiter, retry=RetryPolicy(attempts=3)
+    ) as client:
+        sim.faults.add(RestFault(kind="status", status=429, path="/openApi/swap/v2/quote/depth", count=2))
+        assert (await client.depth(SYMBOL, 5)).bids
+        assert len(waited) == 2
+        assert all(seconds >= 1 for seconds in waited)  # the simulator's Retry-After is 1 s
+        sim.faults.add(RestFault(kind="status", status=429, path="/openApi/swap/v2/quote/depth"))
+        with pytest.raises(RateLimited) as caught:
+            await client.depth(SYMBOL, 5)
+    assert caught.value.retry_after_s == 1
+    assert len(waited) == 4  # two more pauses, then the third 429 of the request is raised
 
 
 async def test_504_after_execution_then_query_finds_the_single_order(

@@ -52,29 +52,30 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-async def next_matching(stream: MarketStream, sim: VenueSimulator, topic: str) -> MarketMessage:
-    """Advance simulated time one second at a time until ``topic`` delivers a frame."""
+async def next_matching(
+    stream: MarketStream, sim: VenueSimulator, topic: str, *, sentinel: str
+) -> MarketMessage:
+    """Advance simulated time one second at a time until ``topic`` delivers a frame. A connection pushes a
+    tick's frames in topic order and ``sentinel`` (sorting last, pushed every tick) ends each tick."""
     async with asyncio.timeout(10):
         while True:
             await sim.clock.advance(1000)
-            try:
-                while True:
-                    message = stream._queue.get_nowait()
-                    assert not isinstance(message, BaseException)
-                    if message.topic == topic:
-                        return message
-            except asyncio.QueueEmpty:
-                await asyncio.sleep(0.01)
+            while True:
+                message = await anext(stream)
+                if message.topic == topic:
+                    return message
+                if message.topic == sentinel:
+                    break
 
 
 async def test_subscribe_ack_and_gzip_frames_parse(sim: VenueSimulator) -> None:
-    topics = ["BTC-USDT@kline_1m", "BTC-USDT@trade"]
+    topics = ["BTC-USDT@kline_1m", "BTC-USDT@trade", "XAUT-USDT@kline_1m"]
     async with MarketStream(sim.ws_url, topics, settings=FAST, seed=1) as stream:
         await stream.wait_subscribed()
-        kline = await next_matching(stream, sim, "BTC-USDT@kline_1m")
+        kline = await next_matching(stream, sim, "BTC-USDT@kline_1m", sentinel="XAUT-USDT@kline_1m")
         assert isinstance(kline.event, KlineUpdate)
         assert kline.event.bars[0].open_time_ms % 60_000 == 0
-        trades = await next_matching(stream, sim, "BTC-USDT@trade")
+        trades = await next_matching(stream, sim, "BTC-USDT@trade", sentinel="XAUT-USDT@kline_1m")
         assert isinstance(trades.event, TradeUpdate)
 
 
@@ -92,7 +93,7 @@ async def test_topics_are_sharded_and_reconnect_resubscribes(sim: VenueSimulator
         assert time.now >= 3.5
         await sim.sockets.disconnect_all()
         await stream.wait_subscribed(connections_at_least=6)
-        message = await next_matching(stream, sim, "PAXG-USDT@kline_1M")
+        message = await next_matching(stream, sim, "PAXG-USDT@kline_1M", sentinel="PAXG-USDT@kline_1M")
         assert message.shard == 2
 
 
