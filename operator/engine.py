@@ -101,6 +101,25 @@ async def _record(step: Pass, plan: Plan, context: OperatorContext) -> dict[str,
     return head
 
 
+def merge_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns ``old`` into ``new``.
+
+    Status is written as a merge patch, which keeps any key it does not mention: a field the plan
+    dropped (say the tick size of a snapshot that turned invalid) must be sent as null, or the
+    stale value would stay in status for ever.
+    """
+    patch: dict[str, Any] = {key: None for key in (old or {}) if key not in new}
+    for key, value in new.items():
+        before = (old or {}).get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            nested = merge_patch(before, value)
+            if nested:
+                patch[key] = nested
+        elif value != before:
+            patch[key] = value
+    return patch
+
+
 MAX_BACKOFF_SECONDS = 60.0
 
 
@@ -143,7 +162,7 @@ async def run_pass(
         if head is not None:
             status["audit"] = head
         if status != step.status:
-            patch.status.update(status)
+            patch.status.update(merge_patch(step.status, status))
         RECONCILES.labels(info.kind, "ok").inc()
         return plan.requeue_after
     except Exception as exc:

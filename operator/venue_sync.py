@@ -31,6 +31,7 @@ from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.credentials import Credentials
 from tradeplane.runtime.venue.errors import (
     AuthenticationError,
+    BusinessReject,
     PayloadError,
     RateLimited,
     TimestampRejected,
@@ -99,7 +100,12 @@ def _ms(value: int) -> datetime:
 
 async def _contract_observation(client: BingXClient, symbol: str) -> tuple[Observation, datetime | None]:
     """The contract record plus the derived funding interval, or the problem with the payload."""
-    records = await client.contracts(symbol)
+    try:
+        records = await client.contracts(symbol)
+    except BusinessReject as refused:
+        # the venue answered, and its answer is that it has no such contract
+        problem = f"symbol: {symbol} is not listed by the venue (code {refused.code}: {refused.msg})"
+        return Observation(raw={"code": refused.code, "msg": refused.msg}, problem=problem), None
     try:
         raw = select_contract(records, symbol)
     except MetadataInvalid as problem:

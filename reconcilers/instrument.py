@@ -174,12 +174,11 @@ def _audit(
     before, after = _state_label(previous), _state_label(current)
     if before == after or current is None:
         return ()
-    evidence = {
-        key: str(current[key])
-        for key in ("snapshotId", "fingerprint", "problem", "validUntil", "trading")
-        if key in current
-    }
-    return (AuditEntry(before, after, verdict.outcome.reason, verdict.outcome.message, evidence=evidence),)
+    # evidence holds digests only (the chain's rule); the snapshot's row id and validity go in the message
+    fingerprint = current.get("fingerprint")
+    evidence = {"contract": fingerprint.removeprefix("sha256:")} if isinstance(fingerprint, str) else {}
+    message = f"snapshot {current.get('snapshotId')} v{current.get('version')}: {verdict.outcome.message}"
+    return (AuditEntry(before, after, verdict.outcome.reason, message, evidence=evidence),)
 
 
 def _plane_pending(verdict: Verdict) -> Outcome:

@@ -108,7 +108,7 @@ def _audit(sync: VenueSync, previous: Mapping[str, Any] | None) -> tuple[AuditEn
                 "FeesChanged",
                 f"commission rates maker {sync.fees.normalised and sync.fees.normalised['maker']} "
                 f"taker {sync.fees.normalised and sync.fees.normalised['taker']}",
-                evidence={"fingerprint": sync.fees.fingerprint, "snapshotId": str(sync.fees.id)},
+                evidence={"commission": sync.fees.fingerprint.removeprefix("sha256:")},
             )
         )
     for symbol in sorted(sync.tiers_created):
@@ -118,8 +118,11 @@ def _audit(sync: VenueSync, previous: Mapping[str, Any] | None) -> tuple[AuditEn
                 f"marginTiers:{symbol}:v{snapshot.version - 1}",
                 f"marginTiers:{symbol}:v{snapshot.version}",
                 "MarginTiersChanged",
-                f"maintenance-margin tiers of {symbol}: {snapshot.problem or snapshot.fingerprint}",
-                evidence={"snapshotId": str(snapshot.id), "fingerprint": str(snapshot.fingerprint)},
+                f"maintenance-margin tiers of {symbol} (snapshot {snapshot.id}): "
+                f"{snapshot.problem or snapshot.fingerprint}",
+                evidence={"marginTiers": snapshot.fingerprint.removeprefix("sha256:")}
+                if snapshot.fingerprint
+                else {},
             )
         )
     return tuple(entries)

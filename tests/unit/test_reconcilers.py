@@ -26,9 +26,9 @@ from tradeplane.reconcilers.conditions import (
     same_conditions,
 )
 from tradeplane.reconcilers.kinds import SecretCheck, conditions_of, reconcile_pending_plane
-from tradeplane.reconcilers.venue import credentials_outcome
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.reconcilers.requeue import DUE_NOW, recheck_due
+from tradeplane.reconcilers.venue import credentials_outcome
 
 pytestmark = pytest.mark.unit
 

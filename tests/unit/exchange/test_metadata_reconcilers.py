@@ -68,7 +68,7 @@ def test_fresh_online_snapshot_opens_trading_and_shows_the_key_values() -> None:
     assert conditions["Ready"] == ("False", "WaitingForPlane")
     [entry] = plan.audit
     assert (entry.from_state, entry.to_state) == ("Missing", "v1:Fresh/Open")
-    assert entry.evidence["fingerprint"] == metadata["fingerprint"]
+    assert "sha256:" + entry.evidence["contract"] == metadata["fingerprint"]
 
 
 def test_the_same_verdict_again_is_not_audited_again() -> None:
