@@ -162,6 +162,7 @@ def register_system_commands(app: typer.Typer) -> None:
         console.print(component_table("local control plane", current.cluster))
         console.print(component_table("PostgreSQL", current.database))
         console.print(component_table("operator", current.operator))
+        console.print(component_table("venue simulator", current.venue))
         if current.cluster and all(row.healthy for row in current.cluster):
             listing = kubectl(["get", "tradeplane", "--all-namespaces"], current.kubeconfig, check=False)
             console.print(listing.stdout.rstrip() or "no tradeplane objects yet", highlight=False)

@@ -2,8 +2,8 @@
 
 ``up``: the local control plane, PostgreSQL (migrated), the CRDs, the operator in the background,
 then the samples in ``manifests/samples/``, waiting until the operator has reconciled every sample
-(observedGeneration caught up) so the printed status is the real one. The venue simulator and
-MLflow join here as their planes arrive.
+(observedGeneration caught up) so the printed status is the real one. The venue simulator runs
+beside them on the port the sample Venue names. MLflow joins here as its plane arrives.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tradeplane.embedded.kubectl import kubectl, readyz
 from tradeplane.embedded.operator_process import LocalOperator
 from tradeplane.embedded.paths import project_root
 from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.embedded.venue_process import LocalVenueSimulator
 from tradeplane.runtime.store.migrate import upgrade
 
 SAMPLES_DIR = Path("manifests") / "samples"
@@ -76,14 +77,16 @@ class SystemStatus:
     operator: list[ComponentStatus]
     kubeconfig: Path
     database_url: str | None
+    venue: list[ComponentStatus]
 
     @property
     def healthy(self) -> bool:
-        rows = [*self.cluster, *self.database, *self.operator]
+        rows = [*self.cluster, *self.database, *self.operator, *self.venue]
         return (
             bool(self.cluster)
             and bool(self.database)
             and bool(self.operator)
+            and bool(self.venue)
             and all(r.healthy for r in rows)
         )
 
@@ -94,6 +97,7 @@ class EmbeddedSystem:
         self.cluster = LocalCluster(report=report)
         self.postgres = EmbeddedPostgres(report=report)
         self.operator = LocalOperator(report=report)
+        self.venue = LocalVenueSimulator(report=report)
 
     def up(self, workloads: bool = True, timeout: float = 60.0) -> SystemStatus:
         self.cluster.up(workloads=workloads, timeout=timeout)
@@ -101,6 +105,7 @@ class EmbeddedSystem:
         database_url = self.postgres.url()
         upgrade(database_url)
         install_crds(self.cluster.kubeconfig, timeout=timeout, report=self.report)
+        self.venue.up(timeout=timeout)
         self.operator.up(self.cluster.kubeconfig, database_url, timeout=timeout)
         samples = apply_samples(self.cluster.kubeconfig, self.report)
         wait_reconciled(self.cluster.kubeconfig, samples, timeout)
@@ -109,12 +114,17 @@ class EmbeddedSystem:
         return self.status()
 
     def down(self) -> list[str]:
-        """Stop what ``up`` started, dependents first: operator, database, then the control plane."""
-        return [*self.operator.down(), *self.postgres.down(), *self.cluster.down()]
+        """Stop what ``up`` started, dependents first: operator, simulator, database, control plane."""
+        return [*self.operator.down(), *self.venue.down(), *self.postgres.down(), *self.cluster.down()]
 
     def status(self) -> SystemStatus:
         database = self.postgres.status()
         url = self.postgres.url(masked=True) if database else None
         return SystemStatus(
-            self.cluster.status(), database, self.operator.status(), self.cluster.kubeconfig, url
+            self.cluster.status(),
+            database,
+            self.operator.status(),
+            self.cluster.kubeconfig,
+            url,
+            self.venue.status(),
         )

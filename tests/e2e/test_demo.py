@@ -26,10 +26,11 @@ def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def _processes_under(root: Path) -> list[psutil.Process]:
+    """Processes with ``root`` in their command line or working directory (the Python services)."""
     return [
         proc
-        for proc in psutil.process_iter(["cmdline"])
-        if any(str(root) in part for part in proc.info["cmdline"] or [])
+        for proc in psutil.process_iter(["cmdline", "cwd"])
+        if any(str(root) in part for part in [*(proc.info["cmdline"] or []), proc.info["cwd"] or ""])
     ]
 
 
@@ -53,14 +54,16 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
         assert "DATABASE_URL=postgresql+asyncpg://" in started.stdout
         # `up` has returned: what it started keeps running on its own
         assert readyz(kubeconfig) == "ok"
-        assert len(_processes_under(tmp_path)) >= 6
+        names = {proc.name() for proc in _processes_under(tmp_path)}
+        assert {"etcd", "kube-apiserver", "postgres"} <= names and len(_processes_under(tmp_path)) >= 8
         status = _run("status", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "unhealthy" not in status.stdout and "stopped" not in status.stdout
-        assert "tradeplane-operator" in status.stdout
-        # every sample was reconciled with an honest condition: only the RiskPolicy is Ready
+        assert "tradeplane-operator" in status.stdout and "venue-simulator" in status.stdout
+        # every sample was reconciled with an honest condition: the Venue synced with the simulator,
+        # the RiskPolicy is active, the others wait for planes that arrive later
         assert _ready_reasons(kubeconfig) == {
-            "Venue/bingx-paper": ("False", "WaitingForPlane"),
+            "Venue/bingx-paper": ("True", "Synced"),
             "Instrument/xaut-usdt": ("False", "WaitingForPlane"),
             "FeatureSet/gold-1m": ("False", "WaitingForPlane"),
             "Model/gold-ppo": ("False", "WaitingForPlane"),
@@ -75,13 +78,20 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
             verdict, _message = argo.health(health_script(obj["kind"]), obj["kind"], obj)
             health[f"{obj['kind']}/{obj['metadata']['name']}"] = verdict
         assert health.pop("RiskPolicy/paper-gold") == "Healthy"
+        assert health.pop("Venue/bingx-paper") == "Healthy"
         assert set(health.values()) == {"Progressing"}
+        # the sample Instrument carries its metadata snapshot, shown by `kubectl get -o wide`
+        wide = kubectl(["get", "instruments", "-A", "-o", "wide"], kubeconfig).stdout
+        header, row = wide.splitlines()[:2]
+        assert "SNAPSHOT" in header and "FINGERPRINT" in header and "sha256:" in row and "Fresh" in row
+        # kill switch, contract metadata, fees and margin tiers: every transition in a verified chain
         audit = _run("audit", "verify", env=env)
-        assert audit.returncode == 0 and audit.stdout.startswith("OK (1 records in 1 chains)"), audit.stdout
+        assert audit.returncode == 0 and audit.stdout.startswith("OK ("), audit.stdout
+        assert "in 3 chains)" in audit.stdout.splitlines()[0], audit.stdout
     finally:
         stopped = _run("down", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert "kube-apiserver" in stopped.stdout and "postgres" in stopped.stdout
-    assert "tradeplane-operator" in stopped.stdout
+    assert "tradeplane-operator" in stopped.stdout and "venue-simulator" in stopped.stdout
     assert _processes_under(tmp_path) == []
     assert _run("status", env=env).returncode == 1

@@ -13,6 +13,7 @@ from harness.cluster import ClusterHandle
 from harness.crds import create_all, get_object, patch_object, resource
 from harness.operator import Operator, wait_for
 from harness.postgres import fetch
+from harness.venue import SimulatorProcess
 from integration.crd_examples import example
 
 from tradeplane.embedded.components import allocate_ports
@@ -32,8 +33,19 @@ def secret(cluster: ClusterHandle, namespace: str, keys: dict[str, str]) -> None
     cluster.kubectl("create", "secret", "generic", "bingx-api", "-n", namespace, *literals)
 
 
+def on_simulator(kind: str, sim: SimulatorProcess) -> dict[str, Any]:
+    obj = example(kind)
+    if kind == "Venue":
+        obj["spec"]["endpoints"] = {"rest": sim.rest_url, "websocket": sim.ws_url}
+    return obj
+
+
 def test_instrument_waits_for_its_venue_and_converges_when_it_appears(
-    operator: Operator, crds_installed: ClusterHandle, namespace: str, tmp_path: Path
+    operator: Operator,
+    crds_installed: ClusterHandle,
+    namespace: str,
+    tmp_path: Path,
+    venue_sim: SimulatorProcess,
 ) -> None:
     create_all(crds_installed, namespace, tmp_path, [example("Instrument")])
     wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "Ready", "VenueNotFound")
@@ -42,7 +54,9 @@ def test_instrument_waits_for_its_venue_and_converges_when_it_appears(
     assert condition(waiting, "Reconciling")["status"] == "True"
     assert "bingx-paper" in condition(waiting, "Ready")["message"]
 
-    create_all(crds_installed, namespace, tmp_path, [example("Venue")])  # no edit of the Instrument
+    # no edit of the Instrument; its Venue's Secret is not there, but contract metadata is public
+    create_all(crds_installed, namespace, tmp_path, [on_simulator("Venue", venue_sim)])
+    wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "MetadataReady", "MetadataFresh")
     wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "Ready", "WaitingForPlane")
     converged = get_object(crds_installed, namespace, "Instrument", "xaut-usdt")
     assert converged["status"]["observedGeneration"] == converged["metadata"]["generation"]
@@ -51,26 +65,40 @@ def test_instrument_waits_for_its_venue_and_converges_when_it_appears(
     assert condition(converged, "Stalled")["status"] == "False"
 
 
-def test_venue_credentials_are_checked_by_presence_and_never_copied(
-    operator: Operator, crds_installed: ClusterHandle, namespace: str, tmp_path: Path
+def test_venue_credentials_are_checked_then_used_and_never_copied(
+    operator: Operator,
+    crds_installed: ClusterHandle,
+    namespace: str,
+    tmp_path: Path,
+    venue_sim: SimulatorProcess,
 ) -> None:
-    create_all(crds_installed, namespace, tmp_path, [example("Venue")])
+    create_all(crds_installed, namespace, tmp_path, [on_simulator("Venue", venue_sim)])
     wait_for(crds_installed, namespace, "Venue", "bingx-paper", "Ready", "SecretNotFound")
-    secret(crds_installed, namespace, {"apiKey": "simulator-key", "wrongName": SECRET_VALUE})
+    secret(crds_installed, namespace, {"apiKey": venue_sim.api_key, "wrongName": venue_sim.api_secret})
     wait_for(crds_installed, namespace, "Venue", "bingx-paper", "Stalled", "SecretKeyMissing")
     stalled = get_object(crds_installed, namespace, "Venue", "bingx-paper")
     assert "'secretKey'" in condition(stalled, "Stalled")["message"]
 
+    # a wrong secret key: the venue rejects the signature, and the Venue stalls saying so
     crds_installed.kubectl("delete", "secret", "bingx-api", "-n", namespace)
-    secret(crds_installed, namespace, {"apiKey": "simulator-key", "secretKey": SECRET_VALUE})
-    wait_for(crds_installed, namespace, "Venue", "bingx-paper", "Ready", "WaitingForPlane")
+    secret(crds_installed, namespace, {"apiKey": venue_sim.api_key, "secretKey": SECRET_VALUE})
+    wait_for(crds_installed, namespace, "Venue", "bingx-paper", "Stalled", "AuthenticationFailed")
+    assert (
+        "100001"
+        in condition(get_object(crds_installed, namespace, "Venue", "bingx-paper"), "Stalled")["message"]
+    )
+
+    crds_installed.kubectl("delete", "secret", "bingx-api", "-n", namespace)
+    secret(crds_installed, namespace, {"apiKey": venue_sim.api_key, "secretKey": venue_sim.api_secret})
+    wait_for(crds_installed, namespace, "Venue", "bingx-paper", "Ready", "Synced")
 
     venue = json.dumps(get_object(crds_installed, namespace, "Venue", "bingx-paper"))
     events = crds_installed.kubectl("get", "events", "-n", namespace, "-o", "json").stdout
     operator.stop()
     for text in (venue, events, operator.log.read_text()):
         assert SECRET_VALUE not in text
-        assert "simulator-key" not in text
+        assert venue_sim.api_secret not in text
+        assert venue_sim.api_key not in text
 
 
 def _halt_request(state: str, actor: str, at: str) -> dict[str, Any]:

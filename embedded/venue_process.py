@@ -1,0 +1,63 @@
+"""The venue simulator as a background process of the embedded system (``make demo``).
+
+The sample Venue (``manifests/samples/venue.yaml``) points at ``127.0.0.1:18080`` and its Secret
+holds simulator-only dummy keys; the simulator is started on that port with exactly the keys in
+that Secret, read from the manifest (never written anywhere else), so the samples sync out of the
+box.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from tradeplane.embedded.background import BackgroundProcess
+from tradeplane.embedded.binaries import Reporter
+from tradeplane.embedded.components import LOOPBACK, allocate_ports
+from tradeplane.embedded.errors import EmbeddedError
+from tradeplane.embedded.paths import project_root, state_dir
+from tradeplane.embedded.processes import ProcessRecord
+from tradeplane.runtime.venue.credentials import API_KEY_ENV, SECRET_KEY_ENV, Credentials
+
+NAME = "venue-simulator"
+SAMPLE_PORT = 18080
+SAMPLE_SEED = 7
+SAMPLE_SECRET = Path("manifests") / "samples" / "venue-credentials.yaml"
+
+
+def sample_credentials(root: Path | None = None) -> Credentials:
+    """The dummy key pair of the sample Secret, which the sample Venue signs with."""
+    path = (root or project_root()) / SAMPLE_SECRET
+    try:
+        data = yaml.safe_load(path.read_text())["stringData"]
+        return Credentials(str(data["apiKey"]), str(data["secretKey"]))
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+        raise EmbeddedError(f"cannot read the sample venue credentials from {path}: {error}") from None
+
+
+class LocalVenueSimulator(BackgroundProcess):
+    name = NAME
+    health_path = "/openApi/swap/v2/server/time"
+
+    def __init__(self, root: Path | None = None, report: Reporter = print) -> None:
+        super().__init__(root or state_dir() / "venue-sim", report)
+
+    def up(self, timeout: float = 60.0, port: int = SAMPLE_PORT) -> ProcessRecord:
+        if (loaded := self.load()) is None or loaded[1] != port:
+            free = allocate_ports(["venue"], {"venue": port})["venue"]
+            if free != port:
+                raise EmbeddedError(
+                    f"port {port} on {LOOPBACK} is in use; the sample Venue expects the venue simulator "
+                    "there (stop what holds it, or point manifests/samples/venue.yaml elsewhere)"
+                )
+        credentials = sample_credentials()
+        argv = [
+            sys.executable, "-m", "tradeplane.runtime.cli", "venue-sim",
+            "--host", LOOPBACK, "--port", str(port), "--seed", str(SAMPLE_SEED),
+        ]  # fmt: skip
+        # the keys travel in the environment, never in argv (visible to every user in ps)
+        env = {**os.environ, API_KEY_ENV: credentials.api_key, SECRET_KEY_ENV: credentials.secret_key}
+        return self.start(argv, env, port, timeout=timeout)
