@@ -7,19 +7,18 @@ Route modules register themselves (``register(app, sim)``); the simulator only d
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from tradeplane.runtime.venue.sim import marketdata_routes
+from tradeplane.runtime.venue.sim import marketdata_routes, trading_routes
 from tradeplane.runtime.venue.sim.catalog import CATALOG, ContractSpec
 from tradeplane.runtime.venue.sim.clock import ClockMode, SimClock
+from tradeplane.runtime.venue.sim.exchange import Exchange
 from tradeplane.runtime.venue.sim.faults import Faults, control_routes, fault_middleware
 from tradeplane.runtime.venue.sim.listenkeys import ListenKeys
 from tradeplane.runtime.venue.sim.market import Market
@@ -47,15 +46,6 @@ class SimConfig:
     history_minutes: int = 3 * 24 * 60
 
 
-def _optional_module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"tradeplane.runtime.venue.sim.{name}")
-    except ModuleNotFoundError as missing:
-        if missing.name != f"tradeplane.runtime.venue.sim.{name}":
-            raise
-        return None
-
-
 class VenueSimulator:
     """``async with VenueSimulator(SimConfig()) as sim:`` serves ``sim.rest_url`` and ``sim.ws_url``."""
 
@@ -71,7 +61,10 @@ class VenueSimulator:
         self.contracts: dict[str, dict[str, Any]] = {
             symbol: dict(spec.contract) for symbol, spec in self.catalog.items()
         }
-        """The raw records ``/quote/contracts`` serves; ``/sim/contracts`` overrides or removes them."""
+        """The raw records ``/quote/contracts`` serves; ``/sim/contracts`` overrides or removes them.
+
+        Copies: an override changes what the venue says (malformed metadata is the point of it),
+        while the matching engine keeps trading on the catalog's record."""
         self.clock = SimClock(mode=config.clock, start_time_ms=config.start_time_ms)
         self.market = Market(
             self.catalog,
@@ -84,16 +77,13 @@ class VenueSimulator:
         self.faults = Faults(seed=config.seed)
         self.listen_keys = ListenKeys(self.clock, seed=config.seed)
         self.sockets = WebSockets(self)
-        exchange_module = _optional_module("exchange")
-        self.exchange: Any = None
-        if exchange_module is not None:
-            self.exchange = exchange_module.Exchange(
-                catalog=self.catalog,
-                market=self.market,
-                clock=self.clock,
-                initial_balance=config.initial_balance,
-                publish=self.publish_user_event,
-            )
+        self.exchange = Exchange(
+            catalog=self.catalog,
+            market=self.market,
+            clock=self.clock,
+            initial_balance=config.initial_balance,
+            publish=self.publish_user_event,
+        )
         self.clock.on_tick(self._tick)
         self._runner: web.AppRunner | None = None
         self.rest_url = ""
@@ -104,9 +94,7 @@ class VenueSimulator:
 
     def _tick(self, now_ms: int) -> None:
         self.market.step_to(now_ms)
-        on_tick = getattr(self.exchange, "on_tick", None)
-        if on_tick is not None:
-            on_tick(now_ms)
+        self.exchange.on_tick(now_ms)
         for key in self.listen_keys.expire_due(now_ms):
             self.sockets.listen_key_expired(key, now_ms)
         self.sockets.on_tick(now_ms)
@@ -119,9 +107,7 @@ class VenueSimulator:
         app = web.Application(middlewares=[business_errors, fault_middleware])
         app[SIM_KEY] = self
         marketdata_routes.register(app, self)
-        trading_routes = _optional_module("trading_routes")
-        if trading_routes is not None:
-            trading_routes.register(app, self)
+        trading_routes.register(app, self)
         self.listen_keys.register(app, self)
         self.sockets.register(app, self)
         control_routes(app, self)
