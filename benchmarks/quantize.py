@@ -22,8 +22,9 @@ from nautilus_trader.model.instruments import CryptoPerpetual
 
 from tradeplane.runtime.venue.metadata import FeeSchedule, normalise_contract
 from tradeplane.runtime.venue.nautilus_instrument import perpetual_from_snapshot
-from tradeplane.runtime.venue.quantize import OrderSide, OrderType, QuantizationError, Quantizer
+from tradeplane.runtime.venue.quantize import QuantizationError, Quantizer
 from tradeplane.runtime.venue.sim.catalog import CATALOG
+from tradeplane.runtime.venue.wire import OrderSide, OrderType
 
 SEED = 20_250_101
 ORDERS = 50_000

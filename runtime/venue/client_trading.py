@@ -18,7 +18,7 @@ from tradeplane.runtime.venue.client_market import (
     require_symbol,
 )
 from tradeplane.runtime.venue.errors import AuthenticationError, PayloadError
-from tradeplane.runtime.venue.order_request import OrderRequest, PositionSide, normalise_client_order_id
+from tradeplane.runtime.venue.order_request import OrderRequest, normalise_client_order_id
 from tradeplane.runtime.venue.payloads import (
     Balance,
     CancelAllAfterResult,
@@ -37,6 +37,7 @@ from tradeplane.runtime.venue.payloads import (
     parse_list,
 )
 from tradeplane.runtime.venue.rest import RestTransport
+from tradeplane.runtime.venue.wire import PositionSide
 
 ORDER_PATH = "/openApi/swap/v2/trade/order"
 ALL_OPEN_ORDERS_PATH = "/openApi/swap/v2/trade/allOpenOrders"

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +26,7 @@ from tradeplane.runtime.venue.costs_funding import (
     settlement_times,
 )
 from tradeplane.runtime.venue.metadata import ContractRecord, FeeSchedule, fingerprint
-from tradeplane.runtime.venue.quantize import OrderSide
+from tradeplane.runtime.venue.wire import Liquidity, OrderSide
 
 __all__ = [
     "CostModel",
@@ -41,11 +40,6 @@ __all__ = [
 
 Level = tuple[Decimal, Decimal]
 """(price, quantity in coin), best first."""
-
-
-class Liquidity(StrEnum):
-    MAKER = "MAKER"
-    TAKER = "TAKER"
 
 
 class InsufficientDepth(ValueError):

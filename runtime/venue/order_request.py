@@ -8,52 +8,16 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from tradeplane.runtime.venue.signing import Param
-
-
-class OrderSide(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class PositionSide(StrEnum):
-    BOTH = "BOTH"
-    LONG = "LONG"
-    SHORT = "SHORT"
-
-
-class OrderType(StrEnum):
-    LIMIT = "LIMIT"
-    MARKET = "MARKET"
-    STOP_MARKET = "STOP_MARKET"
-    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
-    STOP = "STOP"
-    TAKE_PROFIT = "TAKE_PROFIT"
-    TRIGGER_LIMIT = "TRIGGER_LIMIT"
-    TRIGGER_MARKET = "TRIGGER_MARKET"
-
-
-class TimeInForce(StrEnum):
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    POST_ONLY = "PostOnly"
-
-
-class WorkingType(StrEnum):
-    MARK_PRICE = "MARK_PRICE"
-    CONTRACT_PRICE = "CONTRACT_PRICE"
-    INDEX_PRICE = "INDEX_PRICE"
-
+from tradeplane.runtime.venue.wire import OrderSide, OrderType, PositionSide, TimeInForce, WorkingType
 
 CLIENT_ORDER_ID = re.compile(r"^[a-z0-9_\-:.]{1,40}$")
 NEEDS_PRICE = frozenset({OrderType.LIMIT, OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.TRIGGER_LIMIT})
-NEEDS_STOP = frozenset(set(OrderType) - {OrderType.LIMIT, OrderType.MARKET})
+NEEDS_STOP = frozenset(set(OrderType) - {OrderType.LIMIT, OrderType.MARKET, OrderType.LIQUIDATION})
 CARRIES_CLIENT_ID = frozenset({OrderType.LIMIT, OrderType.MARKET})
 
 
@@ -102,6 +66,8 @@ class OrderRequest(BaseModel):
     def _consistent(self) -> Self:
         if "-" not in self.symbol:
             raise ValueError(f"symbol must look like BTC-USDT, got {self.symbol!r}")
+        if self.type is OrderType.LIQUIDATION:
+            raise ValueError("LIQUIDATION orders are the venue's forced closes; they cannot be placed")
         if self.type in NEEDS_PRICE and self.price is None:
             raise ValueError(f"{self.type} orders need a price")
         if self.type is OrderType.MARKET and self.price is not None:

@@ -15,10 +15,10 @@ precomputed exponent and a cached context does the rounding exactly and fast.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperation
-from enum import StrEnum
 from typing import NamedTuple
 
 from tradeplane.runtime.venue.metadata import ContractRecord
+from tradeplane.runtime.venue.wire import OrderSide, OrderType
 
 __all__ = [
     "NotionalBelowMinimum",
@@ -35,24 +35,6 @@ __all__ = [
     "Quantizer",
     "ReferencePriceRequired",
 ]
-
-
-class OrderSide(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class OrderType(StrEnum):
-    """BingX order types; values are the wire spelling."""
-
-    LIMIT = "LIMIT"
-    MARKET = "MARKET"
-    STOP_MARKET = "STOP_MARKET"
-    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
-    TRIGGER_MARKET = "TRIGGER_MARKET"
-    STOP = "STOP"
-    TAKE_PROFIT = "TAKE_PROFIT"
-    TRIGGER_LIMIT = "TRIGGER_LIMIT"
 
 
 _TRIGGERED_MARKET = frozenset({OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET, OrderType.TRIGGER_MARKET})

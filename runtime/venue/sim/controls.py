@@ -11,8 +11,9 @@ from typing import Any
 from tradeplane.runtime.venue.sim.accounts import MarginType
 from tradeplane.runtime.venue.sim.exchange import Exchange
 from tradeplane.runtime.venue.sim.order_checks import INVALID_PARAMETER, WRONG_POSITION_SIDE
-from tradeplane.runtime.venue.sim.orders import Fill, Order, OrderSide, OrderType, PositionSide, text
+from tradeplane.runtime.venue.sim.orders import Fill, Order, text
 from tradeplane.runtime.venue.sim.protocol import SimError
+from tradeplane.runtime.venue.wire import OrderSide, OrderType, PositionSide
 
 LEVERAGE_ABOVE_MAX = 101414
 PENDING_ORDERS_BLOCK = 101212
@@ -204,5 +205,3 @@ def positions(exchange: Exchange, symbol: str | None = None) -> list[dict[str, A
 
 def balance(exchange: Exchange) -> list[dict[str, Any]]:
     return [exchange.portfolio.balance_view(exchange.open_orders())]
-
-

@@ -37,19 +37,21 @@ from tradeplane.runtime.venue.sim.orders import (
     TRIGGER_TYPES,
     Fill,
     IdSequence,
-    LiquidityRole,
     Order,
-    OrderSide,
-    OrderStatus,
-    OrderType,
-    PositionSide,
-    TimeInForce,
     side_sign,
 )
 from tradeplane.runtime.venue.sim.portfolio import Portfolio
 from tradeplane.runtime.venue.sim.positions import Position
 from tradeplane.runtime.venue.sim.protocol import SimError
 from tradeplane.runtime.venue.sim.views import ClockView, Level, MarketView
+from tradeplane.runtime.venue.wire import (
+    Liquidity,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    TimeInForce,
+)
 
 BOOK_DEPTH = 1000
 DUPLICATE_CLIENT_ID = 101481
@@ -214,14 +216,12 @@ class Exchange:
         for level_price, level_qty in opposite:
             if not order.is_open or (limit is not None and not self._crosses(order.side, limit, level_price)):
                 break
-            self._fill(
-                order, min(level_qty, order.remaining), level_price, LiquidityRole.TAKER, now_ms=now_ms
-            )
+            self._fill(order, min(level_qty, order.remaining), level_price, Liquidity.TAKER, now_ms=now_ms)
         if order.is_open and order.type is not OrderType.LIMIT:
             self._cancel(order, now_ms=now_ms)
 
     def _fill(
-        self, order: Order, quantity: Decimal, price: Decimal, role: LiquidityRole, *, now_ms: int
+        self, order: Order, quantity: Decimal, price: Decimal, role: Liquidity, *, now_ms: int
     ) -> Decimal:
         """One trade; a reducing order never fills past the position it reduces (its rest is cancelled)."""
         if order.reduce_only or (self.account.dual_side and order.side is _closing_side(order.position_side)):
@@ -232,7 +232,7 @@ class Exchange:
             if quantity <= 0:
                 self._cancel(order, now_ms=now_ms)
                 return Decimal(0)
-        rate = self.account.maker_rate if role is LiquidityRole.MAKER else self.account.taker_rate
+        rate = self.account.maker_rate if role is Liquidity.MAKER else self.account.taker_rate
         trade_id = self._trade_ids()
         commission, realised = self.portfolio.settle_fill(
             symbol=order.symbol,
@@ -341,7 +341,7 @@ class Exchange:
                     free = level_qty - taken.get(key, Decimal(0))
                     if free > 0:
                         done = self._fill(
-                            order, min(free, order.remaining), order.price, LiquidityRole.MAKER, now_ms=now_ms
+                            order, min(free, order.remaining), order.price, Liquidity.MAKER, now_ms=now_ms
                         )
                         taken[key] = taken.get(key, Decimal(0)) + done
 
@@ -407,7 +407,7 @@ class Exchange:
         )  # fmt: skip
         fill = Fill(
             trade_id, order.order_id, order.symbol, side, position.position_side,
-            size, mark, Decimal(0), realised, LiquidityRole.TAKER, now_ms,
+            size, mark, Decimal(0), realised, Liquidity.TAKER, now_ms,
         )  # fmt: skip
         order.record(fill)
         self._publish_trade(

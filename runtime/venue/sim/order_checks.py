@@ -7,8 +7,9 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from tradeplane.runtime.venue.sim.catalog import ContractSpec
-from tradeplane.runtime.venue.sim.orders import TRIGGER_TYPES, OrderType, PositionSide
+from tradeplane.runtime.venue.sim.orders import TRIGGER_TYPES
 from tradeplane.runtime.venue.sim.protocol import SimError
+from tradeplane.runtime.venue.wire import OrderType, PositionSide
 
 MIN_CLIENT_ORDER_ID, MAX_CLIENT_ORDER_ID = 1, 40
 INVALID_PARAMETER = 100400

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
+
+from tradeplane.runtime.venue.wire import (
+    Liquidity,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    TimeInForce,
+)
 
 ORDER_ID_BASE = 1_970_374_651_259_388_000
 """BingX order ids exceed 2^53; ours start there too so a client parsing ids as floats breaks early."""
@@ -20,44 +28,6 @@ ID_STRIDE = 7
 """Ids are not consecutive on BingX either; a stride catches clients that assume +1."""
 
 SETTLE_ASSET = "USDT"
-
-
-class OrderSide(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class PositionSide(StrEnum):
-    BOTH = "BOTH"
-    LONG = "LONG"
-    SHORT = "SHORT"
-
-
-class OrderType(StrEnum):
-    LIMIT = "LIMIT"
-    MARKET = "MARKET"
-    STOP_MARKET = "STOP_MARKET"
-    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
-    LIQUIDATION = "LIQUIDATION"
-
-
-class TimeInForce(StrEnum):
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    POST_ONLY = "PostOnly"
-
-
-class OrderStatus(StrEnum):
-    NEW = "NEW"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-
-
-class LiquidityRole(StrEnum):
-    MAKER = "maker"
-    TAKER = "taker"
 
 
 OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
@@ -96,7 +66,7 @@ class Fill:
     commission: Decimal
     """Positive when paid, as fillHistory reports it."""
     realised_pnl: Decimal
-    role: LiquidityRole
+    role: Liquidity
     time_ms: int
 
     @property

@@ -21,14 +21,12 @@ from tradeplane.runtime.venue.sim.orders import (
     SETTLE_ASSET,
     IdSequence,
     Order,
-    OrderSide,
-    OrderType,
-    PositionSide,
     side_sign,
     text,
 )
 from tradeplane.runtime.venue.sim.positions import Position, liquidation_price, maintenance_margin
 from tradeplane.runtime.venue.sim.views import FundingSettlement, MarketView
+from tradeplane.runtime.venue.wire import OrderSide, OrderType, PositionSide
 
 PositionKey = tuple[str, PositionSide]
 

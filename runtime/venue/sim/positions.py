@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeplane.runtime.venue.sim.catalog import MarginTier
-from tradeplane.runtime.venue.sim.orders import PositionSide
+from tradeplane.runtime.venue.wire import PositionSide
 
 
 @dataclass

@@ -12,14 +12,9 @@ from aiohttp import web
 
 from tradeplane.runtime.venue.sim import controls
 from tradeplane.runtime.venue.sim.exchange import Exchange
-from tradeplane.runtime.venue.sim.orders import (
-    OrderSide,
-    OrderType,
-    PositionSide,
-    TimeInForce,
-    fill_view,
-)
+from tradeplane.runtime.venue.sim.orders import fill_view
 from tradeplane.runtime.venue.sim.protocol import Params, SimError, invalid, missing, ok, signed, sim_of
+from tradeplane.runtime.venue.wire import OrderSide, OrderType, PositionSide, TimeInForce
 
 if TYPE_CHECKING:
     from tradeplane.runtime.venue.sim.server import VenueSimulator

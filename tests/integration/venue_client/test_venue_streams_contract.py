@@ -14,12 +14,13 @@ from websockets.asyncio.server import ServerConnection, serve
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.credentials import Credentials
 from tradeplane.runtime.venue.errors import SubscriptionRejected
-from tradeplane.runtime.venue.order_request import OrderRequest, OrderSide, OrderType, PositionSide
+from tradeplane.runtime.venue.order_request import OrderRequest
 from tradeplane.runtime.venue.payloads_stream import KlineUpdate, ListenKeyExpired, OrderUpdate, TradeUpdate
 from tradeplane.runtime.venue.rest import RetryPolicy
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 from tradeplane.runtime.venue.userstream import UserStream
 from tradeplane.runtime.venue.websocket import MarketMessage, MarketStream, StreamSettings
+from tradeplane.runtime.venue.wire import OrderSide, OrderType, PositionSide
 
 pytestmark = pytest.mark.integration
 

@@ -85,3 +85,8 @@ def test_trigger_orders_carry_their_stop() -> None:
     order = limit(type=OrderType.STOP_MARKET, price=None, stop_price=Decimal("2600"))
     assert order.params()["stopPrice"] == Decimal("2600")
     assert order.params()["price"] is None
+
+
+def test_a_liquidation_is_reported_by_the_venue_never_placed() -> None:
+    with pytest.raises(ValidationError, match="cannot be placed"):
+        limit(type=OrderType.LIQUIDATION)

@@ -23,9 +23,10 @@ from tradeplane.runtime.venue.errors import (
     UnknownOutcome,
     VenueUnavailable,
 )
-from tradeplane.runtime.venue.order_request import OrderRequest, OrderSide, OrderType, PositionSide
+from tradeplane.runtime.venue.order_request import OrderRequest
 from tradeplane.runtime.venue.ratelimit import RateLimiter
 from tradeplane.runtime.venue.rest import RestTransport, RetryPolicy
+from tradeplane.runtime.venue.wire import OrderSide, OrderType, PositionSide
 
 pytestmark = pytest.mark.unit
 

@@ -17,8 +17,8 @@ from tradeplane.runtime.venue.costs import (
     Settlement,
 )
 from tradeplane.runtime.venue.metadata import FeeSchedule, normalise_commission, normalise_contract
-from tradeplane.runtime.venue.quantize import OrderSide
 from tradeplane.runtime.venue.sim.catalog import CATALOG
+from tradeplane.runtime.venue.wire import OrderSide
 
 pytestmark = pytest.mark.unit
 

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.unit
 
 XAUT = Quantizer.from_contract(normalise_contract(CATALOG["XAUT-USDT"].contract))
 BTC = Quantizer.from_contract(normalise_contract(CATALOG["BTC-USDT"].contract))
-PRICED_TYPES = [t for t in OrderType if t is not OrderType.MARKET]
+PRICED_TYPES = [t for t in OrderType if t not in {OrderType.MARKET, OrderType.LIQUIDATION}]
 LIMIT_PART = {OrderType.STOP, OrderType.TAKE_PROFIT, OrderType.TRIGGER_LIMIT}
 
 quantities = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal(50), places=7)

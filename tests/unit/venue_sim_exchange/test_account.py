@@ -11,9 +11,9 @@ from unit.venue_sim_exchange.venue import START_MS, XAUT, levels, venue
 
 from tradeplane.runtime.venue.sim import controls
 from tradeplane.runtime.venue.sim.accounts import IncomeType, MarginType
-from tradeplane.runtime.venue.sim.orders import OrderSide, OrderStatus, OrderType, PositionSide
 from tradeplane.runtime.venue.sim.protocol import SimError
 from tradeplane.runtime.venue.sim.views import FundingSettlement
+from tradeplane.runtime.venue.wire import OrderSide, OrderStatus, OrderType, PositionSide
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from unit.venue_sim_exchange.venue import XAUT, levels, venue
 
-from tradeplane.runtime.venue.sim.orders import OrderSide, OrderStatus, OrderType, PositionSide, TimeInForce
 from tradeplane.runtime.venue.sim.protocol import SimError
+from tradeplane.runtime.venue.wire import OrderSide, OrderStatus, OrderType, PositionSide, TimeInForce
 
 pytestmark = pytest.mark.unit
 
