@@ -18,6 +18,7 @@ from tradeplane.runtime.venue.payloads import (
     parse_list,
 )
 from tradeplane.runtime.venue.rest import SERVER_TIME_PATH, RestTransport
+from tradeplane.runtime.venue.signing import Param
 
 CONTRACTS_PATH = "/openApi/swap/v2/quote/contracts"
 KLINES_PATH = "/openApi/swap/v3/quote/klines"
@@ -64,6 +65,20 @@ def require_interval(interval: str) -> str:
     return interval
 
 
+def _bar_query(
+    symbol: str, interval: str, *, start_ms: int | None, end_ms: int | None, limit: int | None
+) -> dict[str, Param | None]:
+    """The validated query of both bar endpoints (trade-price and mark-price klines)."""
+    require_range(start_ms, end_ms)
+    return {
+        "symbol": require_symbol(symbol),
+        "interval": require_interval(interval),
+        "startTime": start_ms,
+        "endTime": end_ms,
+        "limit": require_limit(limit, MAX_KLINES),
+    }
+
+
 class MarketEndpoints:
     rest: RestTransport
 
@@ -90,14 +105,7 @@ class MarketEndpoints:
         limit: int | None = None,
     ) -> list[Kline]:
         """v3 klines, oldest first (``open_time_ms`` = bar open)."""
-        require_range(start_ms, end_ms)
-        params = {
-            "symbol": require_symbol(symbol),
-            "interval": require_interval(interval),
-            "startTime": start_ms,
-            "endTime": end_ms,
-            "limit": require_limit(limit, MAX_KLINES),
-        }
+        params = _bar_query(symbol, interval, start_ms=start_ms, end_ms=end_ms, limit=limit)
         rows = parse_list(Kline, await self.rest.request("GET", KLINES_PATH, params), endpoint=KLINES_PATH)
         return sorted(rows, key=lambda row: row.open_time_ms)
 
@@ -131,14 +139,7 @@ class MarketEndpoints:
         end_ms: int | None = None,
         limit: int | None = None,
     ) -> list[MarkPriceKline]:
-        require_range(start_ms, end_ms)
-        params = {
-            "symbol": require_symbol(symbol),
-            "interval": require_interval(interval),
-            "startTime": start_ms,
-            "endTime": end_ms,
-            "limit": require_limit(limit, MAX_KLINES),
-        }
+        params = _bar_query(symbol, interval, start_ms=start_ms, end_ms=end_ms, limit=limit)
         data = await self.rest.request("GET", MARK_KLINES_PATH, params)
         rows = parse_list(MarkPriceKline, data, endpoint=MARK_KLINES_PATH)
         return sorted(rows, key=lambda row: row.open_time_ms)
