@@ -23,7 +23,7 @@ from tradeplane.crds.common import parse_duration
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.metrics import VENUE_PAYLOAD_INVALID, VENUE_REQUEST_FAILURES
 from tradeplane.reconcilers.conditions import Outcome, Progress
-from tradeplane.reconcilers.instrument import SyncResult, contract_document
+from tradeplane.reconcilers.instrument import SyncResult
 from tradeplane.reconcilers.venue import VenueSync
 from tradeplane.runtime.venue import snapshots
 from tradeplane.runtime.venue.canonical import sha256_fingerprint
@@ -46,6 +46,7 @@ from tradeplane.runtime.venue.metadata import (
     select_contract,
 )
 from tradeplane.runtime.venue.snapshots import Observation, SnapshotKey
+from tradeplane.runtime.venue.tradability import contract_document
 
 logger = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 5.0

@@ -19,35 +19,13 @@ from tradeplane.reconcilers.conditions import ConditionStatus, Outcome, Progress
 from tradeplane.reconcilers.kinds import conditions_of, status_with
 from tradeplane.reconcilers.plan import AuditEntry, Plan
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
-from tradeplane.runtime.venue.metadata import ContractRecord, ContractStatus
+from tradeplane.runtime.venue import tradability
 from tradeplane.runtime.venue.snapshots import Snapshot
+from tradeplane.runtime.venue.tradability import Trading
 
 METADATA_READY = "MetadataReady"
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 """How soon a failed fetch is tried again (the venue being down is not a reason to wait an hour)."""
-
-_CONTRACT_STATUS = {
-    ContractStatus.ONLINE: "Online",
-    ContractStatus.CLOSE_ONLY: "CloseOnly",
-    ContractStatus.PRE_ONLINE: "PreOnline",
-    ContractStatus.OFFLINE: "Offline",
-}
-
-
-def contract_document(record: ContractRecord, funding_interval: timedelta | None) -> dict[str, Any]:
-    """The normalised content of a contract snapshot: what its fingerprint is taken over.
-
-    The funding interval is part of it (a schedule change is a metadata change); the next funding
-    time is not (it moves every interval and says nothing new about the contract).
-    """
-    seconds = None if funding_interval is None else int(funding_interval.total_seconds())
-    return {"contract": record.to_json(), "fundingIntervalSeconds": seconds}
-
-
-def contract_of(snapshot: Snapshot) -> ContractRecord | None:
-    if snapshot.problem is not None or snapshot.normalised is None:
-        return None
-    return ContractRecord.model_validate(snapshot.normalised["contract"])
 
 
 @dataclass(frozen=True)
@@ -69,42 +47,21 @@ class Verdict:
     outcome: Outcome
 
 
-def _trading(record: ContractRecord) -> str:
-    if record.can_open:
-        return "Open"
-    return "CloseOnly" if record.can_close else "Blocked"
+_PROGRESS = {"MetadataFresh": Progress.READY, "MetadataInvalid": Progress.STALLED}
 
 
 def judge(sync: SyncResult, now: datetime) -> Verdict:
-    """Metadata state, trading permission and the MetadataReady outcome, failing closed."""
-    snapshot = sync.snapshot
-    failure = f"; last fetch: {sync.failure.message}" if sync.failure is not None else ""
-    if snapshot is None:
-        if sync.failure is not None:
-            return Verdict("Missing", "Blocked", sync.failure)
-        return Verdict(
-            "Missing", "Blocked", Outcome(Progress.PROGRESSING, "MetadataMissing", "no snapshot yet")
-        )
-    record = contract_of(snapshot)
-    if record is None:
-        message = f"snapshot v{snapshot.version}: {snapshot.problem}; trading on this instrument is blocked"
-        return Verdict("Invalid", "Blocked", Outcome(Progress.STALLED, "MetadataInvalid", message))
-    if snapshot.stale(now):
-        message = (
-            f"snapshot v{snapshot.version} expired at {snapshot.valid_until.isoformat()}{failure}; "
-            "trading on this instrument is blocked"
-        )
-        return Verdict("Stale", "Blocked", Outcome(Progress.PROGRESSING, "MetadataStale", message))
-    trading = _trading(record)
-    if trading == "Blocked":
-        message = f"the venue lists the symbol as {_CONTRACT_STATUS[record.status]}; trading is blocked"
-        return Verdict("Fresh", trading, Outcome(Progress.PROGRESSING, "SymbolNotTradable", message))
-    message = (
-        f"snapshot v{snapshot.version} {snapshot.fingerprint} fresh until {snapshot.valid_until.isoformat()}"
-    )
-    if trading == "CloseOnly":
-        message += "; the venue allows closing positions only"
-    return Verdict("Fresh", trading, Outcome(Progress.READY, "MetadataFresh", message))
+    """The shared tradability verdict as conditions; a failed fetch with nothing stored says why."""
+    if sync.snapshot is None and sync.failure is not None:
+        return Verdict("Missing", Trading.BLOCKED, sync.failure)
+    found = tradability.judge(sync.snapshot, now)
+    message = found.message
+    if found.state == "Stale" and sync.failure is not None:
+        message += f"; last fetch: {sync.failure.message}"
+    if found.state in {"Stale", "Invalid"} and "blocked" not in message:
+        message += "; trading on this instrument is blocked"
+    progress = _PROGRESS.get(found.reason, Progress.PROGRESSING)
+    return Verdict(found.state, found.trading, Outcome(progress, found.reason, message))
 
 
 def metadata_status(
@@ -126,7 +83,7 @@ def metadata_status(
         "validUntil": _time(snapshot.valid_until),
         "nextSyncTime": _time(next_sync),
     }
-    record = contract_of(snapshot)
+    record = tradability.contract_of(snapshot)
     if record is None or snapshot.normalised is None:
         status["problem"] = snapshot.problem
         return status
@@ -145,7 +102,7 @@ def metadata_status(
             "takerFeeRate": values["taker_fee_rate"],
             "maxLongLeverage": record.max_long_leverage,
             "maxShortLeverage": record.max_short_leverage,
-            "contractStatus": _CONTRACT_STATUS[record.status],
+            "contractStatus": tradability.CONTRACT_STATUS[record.status],
             "apiStateOpen": record.api_state_open,
             "apiStateClose": record.api_state_close,
         }

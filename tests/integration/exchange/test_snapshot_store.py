@@ -16,7 +16,10 @@ from sqlalchemy.pool import NullPool
 
 from tradeplane.runtime.venue import snapshots
 from tradeplane.runtime.venue.canonical import sha256_fingerprint
+from tradeplane.runtime.venue.metadata import normalise_contract
+from tradeplane.runtime.venue.sim.catalog import CATALOG
 from tradeplane.runtime.venue.snapshots import Observation, SnapshotKey
+from tradeplane.runtime.venue.tradability import TradingBlocked, contract_document, contract_for_trading
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +117,33 @@ async def test_the_application_role_may_only_confirm(app_login: str) -> None:
                 execute(app_login, statement)
     finally:
         await app.dispose()
+
+
+def _contract(**overrides: object) -> Observation:
+    record = normalise_contract({**CATALOG["XAUT-USDT"].contract, **overrides})
+    document = contract_document(record, timedelta(hours=8))
+    return Observation(
+        raw=dict(CATALOG["XAUT-USDT"].contract), normalised=document, fingerprint=sha256_fingerprint(document)
+    )
+
+
+async def test_execution_gets_a_contract_only_from_fresh_valid_tradable_metadata(engine: AsyncEngine) -> None:
+    with pytest.raises(TradingBlocked, match="MetadataMissing"):
+        await contract_for_trading(engine, KEY, T0, opening=True)
+    await snapshots.record(engine, KEY, _contract(), now=T0, max_age=DAY)
+    record = await contract_for_trading(engine, KEY, T0 + timedelta(hours=1), opening=True)
+    assert (record.tick_size, record.step_size) == (Decimal("0.01"), Decimal("0.0001"))
+    with pytest.raises(TradingBlocked, match="MetadataStale"):
+        await contract_for_trading(engine, KEY, T0 + DAY + timedelta(seconds=1), opening=False)
+
+    await snapshots.record(engine, KEY, _contract(status=25), now=T0, max_age=DAY)
+    with pytest.raises(TradingBlocked, match="SymbolCloseOnly"):
+        await contract_for_trading(engine, KEY, T0, opening=True)
+    assert await contract_for_trading(engine, KEY, T0, opening=False) == normalise_contract(
+        {**CATALOG["XAUT-USDT"].contract, "status": 25}
+    )
+
+    problem = Observation(raw={}, problem="tradeMinUSDT: missing")
+    await snapshots.record(engine, KEY, problem, now=T0, max_age=DAY)
+    with pytest.raises(TradingBlocked, match="MetadataInvalid: snapshot v3: tradeMinUSDT"):
+        await contract_for_trading(engine, KEY, T0, opening=False)

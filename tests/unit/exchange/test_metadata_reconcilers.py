@@ -11,7 +11,6 @@ from tradeplane.reconcilers.conditions import Outcome, Progress
 from tradeplane.reconcilers.instrument import (
     METADATA_READY,
     SyncResult,
-    contract_document,
     reconcile_instrument,
 )
 from tradeplane.reconcilers.references import Observed, Reference
@@ -21,6 +20,7 @@ from tradeplane.runtime.venue.canonical import sha256_fingerprint
 from tradeplane.runtime.venue.metadata import normalise_contract
 from tradeplane.runtime.venue.sim.catalog import CATALOG
 from tradeplane.runtime.venue.snapshots import Snapshot, SnapshotKey
+from tradeplane.runtime.venue.tradability import contract_document
 
 pytestmark = pytest.mark.unit
 
