@@ -21,7 +21,7 @@ from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicySpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
-from tradeplane.operator.resync import due_index_id
+from tradeplane.operator.resync import REQUESTED_AT, due_index_id
 from tradeplane.operator.venue_sync import VenueTarget, sync_instrument, sync_venue
 from tradeplane.reconcilers import riskpolicy
 from tradeplane.reconcilers.conditions import raw_ready
@@ -30,7 +30,7 @@ from tradeplane.reconcilers.kinds import reconcile_pending_plane
 from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.reconcilers.requeue import recheck_due
-from tradeplane.reconcilers.venue import credentials_outcome, reconcile_venue
+from tradeplane.reconcilers.venue import credentials_outcome, fees_due, reconcile_venue
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
 
@@ -103,8 +103,32 @@ async def _venue(step: Pass, context: OperatorContext) -> Plan:
     name = str(step.body["metadata"]["name"])
     symbols = step.indexes.get(SYMBOLS_INDEX, {}).get((step.namespace, name), [])
     target = VenueTarget(step.namespace, name, spec)
-    sync = await sync_venue(context.audit, target, credentials, symbols, now=step.now)
+    read_fees = fees_due(
+        step.status,
+        symbols,
+        generation=step.generation,
+        now=step.now,
+        refresh=parse_duration(spec.refresh.fees),
+    )
+    sync = await sync_venue(context.audit, target, credentials, symbols, now=step.now, read_fees=read_fees)
     return reconcile_venue(None, sync, step.status, signed=credentials is not None, **plan_args)
+
+
+async def _venue_keeps_tiers_of(
+    context: OperatorContext, step: Pass, venue: dict[str, Any], symbol: str
+) -> None:
+    """A Venue reads margin tiers for the symbols traded on it; a new Instrument asks it to now.
+
+    Without the nudge the new symbol's tiers would wait for the Venue's next scheduled read.
+    """
+    if not (venue.get("spec") or {}).get("credentials"):
+        return
+    synced = {row.get("symbol") for row in (venue.get("status") or {}).get("marginTiers") or []}
+    if symbol not in synced:
+        stamp = step.now.isoformat().replace("+00:00", "Z")
+        await context.kube.annotate(
+            "venues", step.namespace, venue["metadata"]["name"], {REQUESTED_AT: stamp}
+        )
 
 
 async def _instrument(step: Pass, context: OperatorContext) -> Plan:
@@ -122,6 +146,7 @@ async def _instrument(step: Pass, context: OperatorContext) -> Plan:
     target = VenueTarget(step.namespace, spec.venue_ref.name, venue_spec)
     max_age = parse_duration(spec.metadata_max_age)
     sync = await sync_instrument(context.audit, target, spec.symbol, now=step.now, max_age=max_age)
+    await _venue_keeps_tiers_of(context, step, venue, spec.symbol)
     refresh = parse_duration(venue_spec.refresh.metadata)
     return reconcile_instrument(refs, observed, sync, step.status, refresh=refresh, **plan_args)
 

@@ -185,6 +185,17 @@ def _account(balances: Iterable[Any], positions: Iterable[Any]) -> dict[str, Any
     }
 
 
+async def _stored_fees(
+    engine: AsyncEngine, target: VenueTarget, symbols: Iterable[str]
+) -> tuple[snapshots.Snapshot | None, dict[str, snapshots.Snapshot]]:
+    fees = await snapshots.current(engine, target.key("commission", "account"))
+    tiers = {}
+    for symbol in sorted(set(symbols)):
+        if (found := await snapshots.current(engine, target.key("margin_tiers", symbol))) is not None:
+            tiers[symbol] = found
+    return fees, tiers
+
+
 async def sync_venue(
     engine: AsyncEngine,
     target: VenueTarget,
@@ -192,46 +203,50 @@ async def sync_venue(
     symbols: Iterable[str],
     *,
     now: datetime,
+    read_fees: bool = True,
 ) -> VenueSync:
-    """Clock skew always; with credentials also fees, margin tiers per symbol, balance and positions."""
+    """Clock skew always; with credentials the balance and positions, and (when ``read_fees``) the
+    commission rates and the margin tiers of every traded symbol, else those stored earlier."""
     max_age = parse_duration(target.spec.refresh.fees) * 2
     clock_skew: int | None = None
+    created: set[str] = set()
+    fees_created = False
     try:
         async with target.client(credentials) as client:
             clock_skew = await client.sync_clock()
             if credentials is None:
                 return VenueSync(clock_skew_ms=clock_skew)
-            commission = _dump(await client.commission_rate())
-            fees = await _observe(
-                engine,
-                target.key("commission", "account"),
-                commission,
-                lambda raw: normalise_commission(raw).to_json(),
-                now=now,
-                max_age=max_age,
-            )
-            tiers: dict[str, snapshots.Snapshot] = {}
-            created: set[str] = set()
-            for symbol in sorted(set(symbols)):
-                rows = [_dump(row) for row in await client.maint_margin_ratio(symbol)]
+            if read_fees:
+                commission = _dump(await client.commission_rate())
                 recorded = await _observe(
                     engine,
-                    target.key("margin_tiers", symbol),
-                    rows,
-                    lambda raw: {"tiers": [tier.to_json() for tier in normalise_tiers(raw)]},
+                    target.key("commission", "account"),
+                    commission,
+                    lambda raw: normalise_commission(raw).to_json(),
                     now=now,
                     max_age=max_age,
                 )
-                tiers[symbol] = recorded.current
-                if recorded.created:
-                    created.add(symbol)
+                fees_created = recorded.created
+                for symbol in sorted(set(symbols)):
+                    rows = [_dump(row) for row in await client.maint_margin_ratio(symbol)]
+                    tier = await _observe(
+                        engine,
+                        target.key("margin_tiers", symbol),
+                        rows,
+                        lambda raw: {"tiers": [t.to_json() for t in normalise_tiers(raw)]},
+                        now=now,
+                        max_age=max_age,
+                    )
+                    if tier.created:
+                        created.add(symbol)
             account = _account(await client.balance(), await client.positions())
     except TRANSIENT as error:
         return VenueSync(failure=failure_outcome(error), clock_skew_ms=clock_skew)
+    fees, tiers = await _stored_fees(engine, target, symbols)
     return VenueSync(
         clock_skew_ms=clock_skew,
-        fees=fees.current,
-        fees_created=fees.created,
+        fees=fees,
+        fees_created=fees_created,
         tiers=tiers,
         tiers_created=frozenset(created),
         account=account,

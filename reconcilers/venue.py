@@ -9,7 +9,7 @@ records. A venue that cannot be reached or rejects the keys is never reported Re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +60,39 @@ def credentials_outcome(
             f"Secret {name!r} has no key {', '.join(repr(k) for k in missing)} (spec.credentials)",
         )
     return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def fees_due(
+    status: Mapping[str, Any] | None,
+    symbols: Iterable[str],
+    *,
+    generation: int | None,
+    now: datetime,
+    refresh: timedelta,
+) -> bool:
+    """Whether commission rates and margin tiers must be read again in this pass.
+
+    They change rarely (``spec.refresh.fees``, a day by default), while balances are read every
+    pass; they are also re-read when the spec changed or the set of traded symbols did.
+    """
+    status = status or {}
+    updated = _parse_time((status.get("fees") or {}).get("updatedTime"))
+    known = {row.get("symbol") for row in status.get("marginTiers") or []}
+    return (
+        updated is None
+        or updated + refresh <= now
+        or status.get("observedGeneration") != generation
+        or known != set(symbols)
+    )
 
 
 def _time(value: datetime) -> str:

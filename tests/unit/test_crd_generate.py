@@ -134,7 +134,7 @@ def test_short_names_are_unique_and_required_columns_exist() -> None:
     shorts = [s for info in KINDS for s in info.short_names]
     assert len(shorts) == len(set(shorts))
     columns = {i.kind: [c.name.upper() for c in i.columns if c.priority == 0] for i in KINDS}
-    assert columns["Instrument"] == ["SYMBOL", "METADATA", "LAG", "GAPS", "READY", "AGE"]
+    assert columns["Instrument"] == ["SYMBOL", "METADATA", "TRADING", "LAG", "GAPS", "READY", "AGE"]
     assert columns["Rollout"] == ["PHASE", "STEP", "WEIGHT", "STABLE", "CANARY", "READY", "AGE"]
 
 

@@ -15,7 +15,7 @@ from tradeplane.reconcilers.instrument import (
 )
 from tradeplane.reconcilers.references import Observed, Reference
 from tradeplane.reconcilers.requeue import DUE_NOW, recheck_due
-from tradeplane.reconcilers.venue import VenueSync, reconcile_venue
+from tradeplane.reconcilers.venue import VenueSync, fees_due, reconcile_venue
 from tradeplane.runtime.venue.canonical import sha256_fingerprint
 from tradeplane.runtime.venue.metadata import normalise_contract
 from tradeplane.runtime.venue.sim.catalog import CATALOG
@@ -179,3 +179,17 @@ def test_paper_venue_without_credentials_only_checks_connectivity() -> None:
     plan = _venue(VenueSync(clock_skew_ms=-2), signed=False)
     assert _conditions(plan.status)["Ready"] == ("True", "Connected")
     assert "fees" not in plan.status
+
+
+def test_fees_and_tiers_are_reread_only_when_due() -> None:
+    day = timedelta(hours=24)
+    status = {
+        "observedGeneration": 1,
+        "fees": {"updatedTime": "2026-03-02T12:00:00Z"},
+        "marginTiers": [{"symbol": "XAUT-USDT"}],
+    }
+    assert not fees_due(status, ["XAUT-USDT"], generation=1, now=T0 + timedelta(hours=23), refresh=day)
+    assert fees_due(status, ["XAUT-USDT"], generation=1, now=T0 + day, refresh=day)
+    assert fees_due(status, ["XAUT-USDT", "PAXG-USDT"], generation=1, now=T0, refresh=day), "a new symbol"
+    assert fees_due(status, ["XAUT-USDT"], generation=2, now=T0, refresh=day), "the spec changed"
+    assert fees_due(None, [], generation=1, now=T0, refresh=day), "never read"
