@@ -47,57 +47,78 @@ _ROUNDING = {OrderSide.BUY: ROUND_FLOOR, OrderSide.SELL: ROUND_CEILING}
 
 
 class QuantizationError(ValueError):
-    """The order cannot be sent as asked; the message carries the numbers."""
+    """The order cannot be sent as asked; the message carries the numbers.
+
+    The message is formatted when it is read, not when the error is raised: rejecting an order
+    is a hot path too (a policy asking for less than the minimum), and formatting Decimals costs
+    more than the whole check.
+    """
+
+    template = ""
+
+    def __init__(self, **values: object) -> None:
+        super().__init__()
+        self.__dict__.update(values)
+        self._values = values
+
+    def __str__(self) -> str:
+        return self.template.format(**self._values)
 
 
 class QuantityNotPositive(QuantizationError):
+    template = "quantity {quantity} is not a positive number"
+
     def __init__(self, quantity: Decimal) -> None:
-        super().__init__(f"quantity {quantity} is not a positive number")
-        self.quantity = quantity
+        super().__init__(quantity=quantity)
 
 
 class QuantityRoundsToZero(QuantizationError):
+    template = "quantity {quantity} floors to 0 at step {step}"
+
     def __init__(self, quantity: Decimal, step: Decimal) -> None:
-        super().__init__(f"quantity {quantity} floors to 0 at step {step}")
-        self.quantity, self.step = quantity, step
+        super().__init__(quantity=quantity, step=step)
 
 
 class QuantityBelowMinimum(QuantizationError):
+    template = "quantized quantity {quantity} below the venue minimum {minimum}"
+
     def __init__(self, quantity: Decimal, minimum: Decimal) -> None:
-        super().__init__(f"quantized quantity {quantity} below the venue minimum {minimum}")
-        self.quantity, self.minimum = quantity, minimum
+        super().__init__(quantity=quantity, minimum=minimum)
 
 
 class NotionalBelowMinimum(QuantizationError):
+    template = "quantized notional {notional} below the venue minimum {minimum}"
+
     def __init__(self, notional: Decimal, minimum: Decimal) -> None:
-        super().__init__(f"quantized notional {notional} below the venue minimum {minimum}")
-        self.notional, self.minimum = notional, minimum
+        super().__init__(notional=notional, minimum=minimum)
 
 
 class PriceNotPositive(QuantizationError):
+    template = "{what} {price} is not positive after rounding"
+
     def __init__(self, price: Decimal, what: str = "price") -> None:
-        super().__init__(f"{what} {price} is not positive after rounding")
-        self.price = price
+        super().__init__(price=price, what=what)
 
 
 class PriceRequired(QuantizationError):
+    template = "{order_type} order needs a {what}"
+
     def __init__(self, order_type: str, what: str = "price") -> None:
-        super().__init__(f"{order_type} order needs a {what}")
-        self.order_type = order_type
+        super().__init__(order_type=order_type, what=what)
 
 
 class PriceNotAccepted(QuantizationError):
+    template = "{order_type} order takes no price (got {price}); the notional uses reference_price"
+
     def __init__(self, order_type: str, price: Decimal) -> None:
-        super().__init__(
-            f"{order_type} order takes no price (got {price}); the notional uses reference_price"
-        )
-        self.order_type = order_type
+        super().__init__(order_type=order_type, price=price)
 
 
 class ReferencePriceRequired(QuantizationError):
+    template = "MARKET order needs a reference price to check the minimum notional {minimum}"
+
     def __init__(self, minimum: Decimal) -> None:
-        super().__init__(f"MARKET order needs a reference price to check the minimum notional {minimum}")
-        self.minimum = minimum
+        super().__init__(minimum=minimum)
 
 
 class QuantizedOrder(NamedTuple):
