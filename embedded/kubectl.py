@@ -34,7 +34,11 @@ def external_kubeconfig(explicit: Path | None = None) -> Path | None:
 
 
 def kubectl(
-    args: Sequence[str], kubeconfig: Path, timeout: float = 120.0, check: bool = True
+    args: Sequence[str],
+    kubeconfig: Path,
+    timeout: float = 120.0,
+    check: bool = True,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(kubectl_path()), f"--kubeconfig={kubeconfig}", *args],
@@ -42,6 +46,7 @@ def kubectl(
         text=True,
         timeout=timeout,
         check=False,
+        input=stdin,
     )
     if check and result.returncode != 0:
         raise EmbeddedError(

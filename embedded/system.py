@@ -15,11 +15,12 @@ from pathlib import Path
 from tradeplane.crds.cli import install as install_crds
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.cluster import ComponentStatus, LocalCluster
+from tradeplane.embedded.components import LOOPBACK
 from tradeplane.embedded.kubectl import kubectl, readyz
 from tradeplane.embedded.operator_process import LocalOperator
 from tradeplane.embedded.paths import project_root
 from tradeplane.embedded.postgres import EmbeddedPostgres
-from tradeplane.embedded.venue_process import LocalVenueSimulator
+from tradeplane.embedded.venue_process import SAMPLE_PORT, LocalVenueSimulator
 from tradeplane.runtime.store.migrate import upgrade
 
 SAMPLES_DIR = Path("manifests") / "samples"
@@ -43,9 +44,45 @@ def apply_samples(kubeconfig: Path, report: Reporter, root: Path | None = None) 
     if not manifests:
         report(f"no samples in {SAMPLES_DIR}/ yet; nothing to apply")
         return []
-    kubectl(["apply", "--server-side", "--field-manager=tradeplane-demo", *_target(manifests)], kubeconfig)
+    apply = ["apply", "--server-side", "--force-conflicts", "--field-manager=tradeplane-demo"]
+    kubectl([*apply, *_target(manifests)], kubeconfig)
     report(f"applied {len(manifests)} sample manifest(s) from {SAMPLES_DIR}/")
     return manifests
+
+
+def point_sample_venues(kubeconfig: Path, manifests: list[Path], port: int) -> list[str]:
+    """Re-point the sample Venues at the simulator when it runs on another port than theirs."""
+    if not manifests or port == SAMPLE_PORT:
+        return []
+    listed = json.loads(kubectl(["get", "-o", "json", *_target(manifests)], kubeconfig).stdout).get(
+        "items", []
+    )
+    moved = []
+    for item in listed:
+        if item.get("kind") != "Venue" or f":{SAMPLE_PORT}" not in item["spec"]["endpoints"]["rest"]:
+            continue
+        endpoints = {"rest": f"http://{LOOPBACK}:{port}", "websocket": f"ws://{LOOPBACK}:{port}/swap-market"}
+        patch = {
+            "apiVersion": item["apiVersion"],
+            "kind": "Venue",
+            "metadata": {"name": item["metadata"]["name"], "namespace": item["metadata"]["namespace"]},
+            "spec": {"endpoints": endpoints},
+        }
+        # its own field manager, so the sample manager's next apply does not take the fields back
+        kubectl(
+            [
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager=tradeplane-demo-venue",
+                "-f",
+                "-",
+            ],
+            kubeconfig,
+            stdin=json.dumps(patch),
+        )
+        moved.append(item["metadata"]["name"])
+    return moved
 
 
 def wait_reconciled(kubeconfig: Path, manifests: list[Path], timeout: float) -> list[str]:
@@ -105,9 +142,10 @@ class EmbeddedSystem:
         database_url = self.postgres.url()
         upgrade(database_url)
         install_crds(self.cluster.kubeconfig, timeout=timeout, report=self.report)
-        self.venue.up(timeout=timeout)
+        venue_port = self.venue.up(timeout=timeout)
         self.operator.up(self.cluster.kubeconfig, database_url, timeout=timeout)
         samples = apply_samples(self.cluster.kubeconfig, self.report)
+        point_sample_venues(self.cluster.kubeconfig, samples, venue_port)
         wait_reconciled(self.cluster.kubeconfig, samples, timeout)
         if readyz(self.cluster.kubeconfig) != "ok":
             self.report("warning: the apiserver's /readyz is not ok after start")

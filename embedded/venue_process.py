@@ -3,7 +3,9 @@
 The sample Venue (``manifests/samples/venue.yaml``) points at ``127.0.0.1:18080`` and its Secret
 holds simulator-only dummy keys; the simulator is started on that port with exactly the keys in
 that Secret, read from the manifest (never written anywhere else), so the samples sync out of the
-box.
+box. ``TRADEPLANE_VENUE_SIM_PORT`` picks another port (``0``: any free one); the system then points
+the sample Venue there after applying it (the test suite does this, so it never collides with a
+running ``make demo``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.components import LOOPBACK, allocate_ports
 from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.embedded.paths import project_root, state_dir
-from tradeplane.embedded.processes import ProcessRecord
 from tradeplane.runtime.venue.credentials import API_KEY_ENV, SECRET_KEY_ENV, Credentials
 
 NAME = "venue-simulator"
 SAMPLE_PORT = 18080
+PORT_ENV = "TRADEPLANE_VENUE_SIM_PORT"
 SAMPLE_SEED = 7
 SAMPLE_SECRET = Path("manifests") / "samples" / "venue-credentials.yaml"
 
@@ -45,14 +47,22 @@ class LocalVenueSimulator(BackgroundProcess):
     def __init__(self, root: Path | None = None, report: Reporter = print) -> None:
         super().__init__(root or state_dir() / "venue-sim", report)
 
-    def up(self, timeout: float = 60.0, port: int = SAMPLE_PORT) -> ProcessRecord:
-        if (loaded := self.load()) is None or loaded[1] != port:
-            free = allocate_ports(["venue"], {"venue": port})["venue"]
-            if free != port:
-                raise EmbeddedError(
-                    f"port {port} on {LOOPBACK} is in use; the sample Venue expects the venue simulator "
-                    "there (stop what holds it, or point manifests/samples/venue.yaml elsewhere)"
-                )
+    def chosen_port(self) -> int:
+        """The running simulator's port, else the configured one (a free one for ``0``)."""
+        if (loaded := self.load()) is not None:
+            return loaded[1]
+        wanted = int(os.environ.get(PORT_ENV, SAMPLE_PORT))
+        free = allocate_ports(["venue"], {"venue": wanted} if wanted else None)["venue"]
+        if wanted and free != wanted:
+            raise EmbeddedError(
+                f"port {wanted} on {LOOPBACK} is in use; the sample Venue expects the venue simulator there "
+                f"(stop what holds it, or set {PORT_ENV}=0 to use any free port)"
+            )
+        return free
+
+    def up(self, timeout: float = 60.0) -> int:
+        """Start (or keep) the simulator; returns its port."""
+        port = self.chosen_port()
         credentials = sample_credentials()
         argv = [
             sys.executable, "-m", "tradeplane.runtime.cli", "venue-sim",
@@ -60,4 +70,5 @@ class LocalVenueSimulator(BackgroundProcess):
         ]  # fmt: skip
         # the keys travel in the environment, never in argv (visible to every user in ps)
         env = {**os.environ, API_KEY_ENV: credentials.api_key, SECRET_KEY_ENV: credentials.secret_key}
-        return self.start(argv, env, port, timeout=timeout)
+        self.start(argv, env, port, timeout=timeout)
+        return port

@@ -46,6 +46,7 @@ def _ready_reasons(kubeconfig: Path) -> dict[str, tuple[str, str]]:
 def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("TRADEPLANE_KUBECONFIG", "DATABASE_URL")}
     env["TRADEPLANE_HOME"] = str(tmp_path)
+    env["TRADEPLANE_VENUE_SIM_PORT"] = "0"  # never collide with a running `make demo` on 18080
     try:
         started = _run("up", env=env)
         assert started.returncode == 0, started.stdout + started.stderr
