@@ -163,3 +163,17 @@ async def test_user_stream_events_and_listen_key_recreated_on_expiry(sim: VenueS
             await stream.wait_connected(2)
             assert stream.keys_created == 2
             assert stream.listen_key not in (None, first_key)
+
+
+async def test_a_listen_key_the_venue_no_longer_knows_is_recreated_on_keepalive(sim: VenueSimulator) -> None:
+    async with BingXClient(sim.rest_url, credentials=KEY) as client:
+        stream = UserStream(client, sim.ws_url, backoff=FAST.backoff, seed=5)
+        async with stream:
+            await stream.wait_connected()
+            first_key = stream.listen_key
+            assert first_key is not None
+            await client.delete_listen_key(first_key)  # the venue forgets it: the next PUT is a 404
+            await stream.extend_now()
+            await stream.wait_connected(2)
+            assert stream.keys_created == 2
+            assert stream.listen_key not in (None, first_key)
