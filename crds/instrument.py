@@ -158,6 +158,13 @@ class IngestStatus(CamelModel):
         ),
     ] = Field(default_factory=list)
     last_bar_time: datetime | None = None
+    lease_holder: (
+        Annotated[
+            str, StringConstraints(max_length=253), Field(description="The ingestor holding the write lease.")
+        ]
+        | None
+    ) = None
+    next_check_time: datetime | None = None
 
 
 class Gap(CamelModel):

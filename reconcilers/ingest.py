@@ -1,0 +1,208 @@
+"""Instrument ingestion: the ingestor workload an Instrument needs, and what its data says.
+
+The operator realises the workload (a Deployment in a cluster, a supervised process in the
+embedded default) and reads back from PostgreSQL the last closed bar per interval, the gap
+events and the lease; this module turns that into ``status.ingest``, ``status.gaps`` and the
+``Ingesting`` / ``DataFresh`` conditions. The ingestor's whole configuration travels in its
+arguments, so a changed spec restarts it and it needs no access to the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tradeplane.crds.common import API_VERSION, format_duration, parse_duration
+from tradeplane.crds.instrument import InstrumentSpec
+from tradeplane.crds.venue import VenueSpec
+from tradeplane.reconcilers.conditions import ConditionStatus
+from tradeplane.runtime.workloads.spec import Owner, SecretEnv, WorkloadKind, WorkloadSpec, WorkloadStatus
+
+COMPONENT = "ingestor"
+INGESTING = "Ingesting"
+DATA_FRESH = "DataFresh"
+CONFIRMATION_GRACE = timedelta(seconds=90)
+"""A bar is final after its close plus the REST confirmation; later than this it is late."""
+CHECK_EVERY = timedelta(seconds=30)
+_FIXED = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def bar_duration(interval: str) -> timedelta:
+    """Nominal bar length (a month counts 31 days: lag only needs an upper bound)."""
+    unit = interval[-1]
+    count = int(interval[:-1])
+    return timedelta(days=31 * count) if unit == "M" else timedelta(seconds=_FIXED[unit] * count)
+
+
+def workload_name(instrument: str) -> str:
+    return f"ingest-{instrument}"[:63].rstrip("-")
+
+
+def ingestor_workload(
+    *,
+    namespace: str,
+    name: str,
+    uid: str,
+    spec: InstrumentSpec,
+    venue_name: str,
+    venue: VenueSpec,
+    database_secret: str | None = None,
+) -> WorkloadSpec:
+    """``database_secret``: in a cluster, the Secret (key ``url``) the ingestor's DATABASE_URL comes from;
+    the embedded default passes the operator's own environment instead."""
+    streams = spec.streams
+    args: list[str] = [
+        "ingest",
+        "--instrument", f"{namespace}/{name}",
+        "--market", f"{namespace}/{venue_name}",
+        "--symbol", spec.symbol,
+        "--rest-url", venue.endpoints.rest,
+        "--ws-url", venue.endpoints.websocket,
+        "--lookback", spec.gap_healing.lookback,
+    ]  # fmt: skip
+    for interval in streams.klines.intervals:
+        args += ["--interval", interval]
+    args.append("--trades" if streams.trades else "--no-trades")
+    args.append("--depth" if streams.depth.enabled and streams.depth.incremental else "--no-depth")
+    args.append("--mark-price" if streams.mark_price else "--no-mark-price")
+    args.append("--funding" if streams.funding else "--no-funding")
+    if spec.backfill_from is not None:
+        args += ["--backfill-from", spec.backfill_from.isoformat().replace("+00:00", "Z")]
+    if not spec.gap_healing.enabled:
+        args.append("--no-heal")
+    secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
+    return WorkloadSpec(
+        name=workload_name(name),
+        namespace=namespace,
+        kind=WorkloadKind.SERVICE,
+        component=COMPONENT,
+        command=("tradeplane",),
+        args=tuple(args),
+        secret_env=secrets,
+        labels={"tradeplane.io/instrument": name},
+        owner=Owner(api_version=API_VERSION, kind="Instrument", name=name, uid=uid),
+    )
+
+
+@dataclass(frozen=True)
+class GapCounts:
+    open: int = 0
+    healed: int = 0
+    unhealable: int = 0
+    oldest_open: tuple[str, str, datetime, datetime] | None = None
+    """(stream, interval, start, end) of the oldest open gap."""
+    last_healed: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IngestObservation:
+    """What the operator read: the workload, the lease, last closed bars and gap counts."""
+
+    workload: WorkloadStatus
+    workload_name: str
+    lease_holder: str | None = None
+    last_closed: Mapping[str, datetime | None] = field(default_factory=dict)
+    """Open time of the last closed (confirmed) bar per kline interval."""
+    gaps: GapCounts = GapCounts()
+
+
+@dataclass(frozen=True)
+class IngestVerdict:
+    ingest: dict[str, object]
+    gaps: dict[str, object]
+    ingesting: tuple[ConditionStatus, str, str]
+    fresh: tuple[ConditionStatus, str, str]
+    next_check: datetime
+
+
+def _time(value: datetime) -> str:
+    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _lags(observed: IngestObservation, now: datetime) -> dict[str, timedelta | None]:
+    """Per interval: how far the last closed bar's close is behind now (None: no bar yet)."""
+    return {
+        interval: None if opened is None else max(now - (opened + bar_duration(interval)), timedelta(0))
+        for interval, opened in observed.last_closed.items()
+    }
+
+
+def _ingest_status(observed: IngestObservation, lags: Mapping[str, timedelta | None]) -> dict[str, object]:
+    streams = []
+    for interval, lag in sorted(lags.items()):
+        opened = observed.last_closed[interval]
+        row: dict[str, object] = {
+            "stream": f"kline_{interval}",
+            "lag": format_duration(_whole(lag or timedelta(0))),
+        }
+        if opened is not None:
+            row["lastEventTime"] = _time(opened + bar_duration(interval))
+        streams.append(row)
+    ingest: dict[str, object] = {"workload": observed.workload_name, "streams": streams}
+    known = [lag for lag in lags.values() if lag is not None]
+    if known:
+        ingest["lag"] = format_duration(_whole(max(known)))
+    closes = [o + bar_duration(i) for i, o in observed.last_closed.items() if o is not None]
+    if closes:
+        ingest["lastBarTime"] = _time(max(closes))
+    if observed.lease_holder:
+        ingest["leaseHolder"] = observed.lease_holder[:253]
+    return ingest
+
+
+def _gap_status(counts: GapCounts) -> dict[str, object]:
+    gaps: dict[str, object] = {"open": counts.open, "healed": counts.healed}
+    if counts.oldest_open is not None:
+        stream, interval, start, end = counts.oldest_open
+        gaps["oldestOpen"] = {
+            "interval": interval or "-",
+            "source": stream,
+            "start": _time(start),
+            "end": _time(end),
+        }
+    if counts.last_healed is not None:
+        gaps["lastHealedTime"] = _time(counts.last_healed)
+    return gaps
+
+
+def _ingesting(observed: IngestObservation) -> tuple[ConditionStatus, str, str]:
+    workload = observed.workload
+    if not workload.exists or not workload.running:
+        return ("False", "IngestorNotRunning", workload.message or "the ingestor is starting")
+    if observed.lease_holder is None:
+        return ("False", "WaitingForLease", "the ingestor runs but holds no lease yet")
+    return ("True", "Ingesting", f"lease held by {observed.lease_holder}")
+
+
+def _fresh(
+    observed: IngestObservation, lags: Mapping[str, timedelta | None], worst: object
+) -> tuple[ConditionStatus, str, str]:
+    stale = sorted(i for i, lag in lags.items() if lag is None or lag > CONFIRMATION_GRACE + bar_duration(i))
+    if not lags:
+        return ("Unknown", "NoKlineStreams", "no kline interval is ingested")
+    if stale:
+        return ("False", "DataStale", f"no recent closed bar for {', '.join(stale)}")
+    if observed.gaps.open:
+        return ("False", "OpenGaps", f"{observed.gaps.open} open gap(s) not healed yet")
+    return ("True", "DataFresh", f"every interval has its last closed bar; worst lag {worst}")
+
+
+def judge_ingest(observed: IngestObservation, *, now: datetime) -> IngestVerdict:
+    lags = _lags(observed, now)
+    ingest = _ingest_status(observed, lags)
+    return IngestVerdict(
+        ingest=ingest,
+        gaps=_gap_status(observed.gaps),
+        ingesting=_ingesting(observed),
+        fresh=_fresh(observed, lags, ingest.get("lag")),
+        next_check=now + CHECK_EVERY,
+    )
+
+
+def _whole(value: timedelta) -> timedelta:
+    return timedelta(seconds=int(value.total_seconds()))
+
+
+def lookback(spec: InstrumentSpec) -> timedelta:
+    return parse_duration(spec.gap_healing.lookback)
