@@ -8,6 +8,7 @@ the same status and lands on the same records, never a duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from tradeplane.reconcilers.plan import Plan
 from tradeplane.runtime.audit.kube import event_body, status_audit
 from tradeplane.runtime.audit.record import ObjectRef, Transition
 from tradeplane.runtime.audit.store import append
+from tradeplane.runtime.workloads.spec import WorkloadDriver
 
 
 @dataclass
@@ -35,6 +37,10 @@ class OperatorContext:
 
     kube: KubeClient
     audit: AsyncEngine
+    workloads: WorkloadDriver | None = None
+    """Realises plans' workloads: Kubernetes Deployments/Jobs, or local processes (embedded)."""
+    database_secret: str | None = None
+    """In a cluster, the Secret whose ``url`` key workloads take DATABASE_URL from."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,11 @@ async def run_pass(
         step = Pass(info, raw, resource, _now(), indexes or {})
         plan = await decide(step, context)
         status = dict(plan.status)
+        if plan.workloads:
+            if context.workloads is None:
+                raise RuntimeError("the plan needs workloads but the operator has no workload driver")
+            for workload in plan.workloads:
+                await asyncio.to_thread(context.workloads.apply, workload)
         head = await _record(step, plan, context)
         if head is not None:
             status["audit"] = head

@@ -15,8 +15,10 @@ from tradeplane.operator.handlers import RESYNC_SECONDS
 from tradeplane.operator.kube import KubeClient
 from tradeplane.operator.metrics import serve
 from tradeplane.operator.resync import sweep_forever
+from tradeplane.operator.workload_driver import workload_driver
 from tradeplane.runtime.kubeapi import api_client
 from tradeplane.runtime.store.engine import create_engine, database_url
+from tradeplane.runtime.workloads.local import LocalProcessDriver
 
 PREFIX = "tradeplane.io"
 FINALIZER = f"{PREFIX}/finalizer"
@@ -36,9 +38,13 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
     settings.watching.connect_timeout = 30
     settings.posting.level = logging.WARNING  # transitions are posted by the audit trail, with hashes
     settings.execution.max_workers = 8
+    api = api_client(os.environ.get("KUBECONFIG"))
+    driver, database_secret = workload_driver(api)
     memo.context = OperatorContext(
-        kube=KubeClient(api_client(os.environ.get("KUBECONFIG"))),
+        kube=KubeClient(api),
         audit=create_engine(database_url()),
+        workloads=driver,
+        database_secret=database_secret,
     )
     # Open one database connection now: the first transitions then do not pay for the connect
     # and the driver's lazy imports while objects queue up (and a bad DATABASE_URL fails at start).
@@ -55,6 +61,9 @@ async def close(memo: Any, **_: Any) -> None:
         resync.cancel()
     context: OperatorContext | None = getattr(memo, "context", None)
     if context is not None:
+        if isinstance(context.workloads, LocalProcessDriver):
+            # local children live no longer than their supervisor; a cluster's Deployments do
+            await asyncio.to_thread(context.workloads.close)
         context.kube.close()
         await context.audit.dispose()
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradeplane.runtime.workloads.spec import WorkloadSpec
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -29,5 +31,7 @@ class Plan:
     status: dict[str, Any]
     """The complete status the object should carry (camelCase JSON, as the API server stores it)."""
     audit: tuple[AuditEntry, ...] = ()
+    workloads: tuple[WorkloadSpec, ...] = ()
+    """Workloads that must exist (applied idempotently before the status is written)."""
     requeue_after: float | None = None
     """Seconds until the reconciler wants to look again even if nothing changes (time-based rules)."""

@@ -34,6 +34,9 @@ class Operator:
             "KUBECONFIG": str(cluster.kubeconfig),
             "DATABASE_URL": database_url,
             "TRADEPLANE_RESYNC_SECONDS": "1",
+            # local workloads (ingestors) keep their state and logs beside this operator's log
+            "TRADEPLANE_HOME": str(log.parent / "operator-home"),
+            "TRADEPLANE_WORKLOAD_DRIVER": "local",
         }
         self.args = [
             TRADEPLANE,
