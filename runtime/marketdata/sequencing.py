@@ -1,0 +1,245 @@
+"""Pure sequencers for BingX streams that carry no sequence number: klines and trades.
+
+BingX pushes the current kline about once a second with no closed flag, so a bar is final only when a
+frame with a later open time arrives (trading.md 1.6). The swap trade stream has no trade id, so trades
+get a synthetic key that is the same whenever the same frame is delivered again. Neither class touches
+a clock, a socket or a database: the ingestor feeds parsed events and decides what to store, which makes
+every rule here testable with hand-built frames. The ``incrDepth`` book lives in depth_book.py.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from tradeplane.runtime.marketdata.depth_book import BookNotSynced, DepthSequencer, DepthStep
+from tradeplane.runtime.marketdata.frames import FrameError, FrameErrorKind, utc_from_ms
+from tradeplane.runtime.venue.payloads_stream import KlineBar, KlineUpdate, TradeUpdate
+
+__all__ = [
+    "INTERVALS",
+    "BookNotSynced",
+    "ClosedBar",
+    "DepthSequencer",
+    "DepthStep",
+    "KeyedTrade",
+    "KlineSequencer",
+    "StreamCounters",
+    "TradeDeduper",
+    "align",
+    "next_open",
+]
+
+_MINUTE = timedelta(minutes=1)
+FIXED: dict[str, timedelta] = {
+    "1m": _MINUTE,
+    "3m": 3 * _MINUTE,
+    "5m": 5 * _MINUTE,
+    "15m": 15 * _MINUTE,
+    "30m": 30 * _MINUTE,
+    "1h": 60 * _MINUTE,
+    "2h": 120 * _MINUTE,
+    "4h": 240 * _MINUTE,
+    "6h": 360 * _MINUTE,
+    "8h": 480 * _MINUTE,
+    "12h": 720 * _MINUTE,
+    "1d": timedelta(days=1),
+    "3d": timedelta(days=3),
+}
+INTERVALS = (*FIXED, "1w", "1M")
+_EPOCH = utc_from_ms(0)
+_MONDAY = utc_from_ms(4 * 86_400_000)  # 1970-01-05, the first Monday: weeks are counted from it
+_WEEK = timedelta(weeks=1)
+
+
+def _check_interval(interval: str) -> None:
+    if interval not in INTERVALS:
+        raise ValueError(f"unknown kline interval {interval!r}; expected one of {', '.join(INTERVALS)}")
+
+
+def align(interval: str, moment: datetime) -> datetime:
+    """Open time of the ``interval`` bar containing ``moment``: fixed durations from the Unix epoch,
+    weeks from Monday 00:00 UTC, months on the calendar (as the venue aligns its bars)."""
+    _check_interval(interval)
+    if interval == "1M":
+        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    origin, step = (_MONDAY, _WEEK) if interval == "1w" else (_EPOCH, FIXED[interval])
+    return moment - (moment - origin) % step
+
+
+def next_open(interval: str, open_time: datetime) -> datetime:
+    """The open time of the bar after the one opening at ``open_time``."""
+    _check_interval(interval)
+    if interval == "1M":
+        year, month = divmod(open_time.year * 12 + open_time.month, 12)  # month is 0-based here
+        return open_time.replace(year=year, month=month + 1)
+    return open_time + (_WEEK if interval == "1w" else FIXED[interval])
+
+
+class ClosedBar(NamedTuple):
+    """A bar the stream has moved past, with the last values pushed for it (REST confirms later)."""
+
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+def _bar(bar: KlineBar) -> ClosedBar:
+    return ClosedBar(utc_from_ms(bar.open_time_ms), bar.open, bar.high, bar.low, bar.close, bar.volume)
+
+
+class KlineSequencer:
+    """Closes bars on open-time rollover.
+
+    Within one bar the volume is cumulative, so it orders the pushes: a frame with a lower volume than
+    the one already seen (a late or redelivered push) is ``out_of_order`` and ignored, and so is a
+    differing frame with equal volume (first seen wins). Frames for a bar already closed are ``late``;
+    identical repeats are ``duplicates``; open times off the interval grid are ``off_grid``. None of
+    these change the bars, which is what makes redelivery harmless.
+    """
+
+    def __init__(self, interval: str) -> None:
+        _check_interval(interval)
+        self.interval = interval
+        self.current: ClosedBar | None = None
+        self.last_closed: datetime | None = None
+        self.late = 0
+        self.duplicates = 0
+        self.out_of_order = 0
+        self.off_grid = 0
+
+    def feed(self, update: KlineUpdate) -> list[ClosedBar]:
+        """The bars this update closes, oldest first (usually none, one on rollover)."""
+        closed: list[ClosedBar] = []
+        for pushed in update.bars:
+            bar = _bar(pushed)
+            if align(self.interval, bar.open_time) != bar.open_time:
+                self.off_grid += 1
+            elif self.current is None:
+                if self.last_closed is not None and bar.open_time <= self.last_closed:
+                    self.late += 1
+                else:
+                    self.current = bar
+            elif bar.open_time > self.current.open_time:
+                closed.append(self.current)
+                self.last_closed = self.current.open_time
+                self.current = bar
+            elif bar.open_time < self.current.open_time:
+                self.late += 1
+            elif bar == self.current:
+                self.duplicates += 1
+            elif bar.volume > self.current.volume:
+                self.current = bar
+            else:
+                self.out_of_order += 1
+        return closed
+
+    def skipped(self, prev_open: datetime, next_open_time: datetime) -> list[datetime]:
+        """Open times strictly between two consecutive bars seen: bars the stream never showed."""
+        missing: list[datetime] = []
+        moment = next_open(self.interval, align(self.interval, prev_open))
+        while moment < next_open_time:
+            missing.append(moment)
+            moment = next_open(self.interval, moment)
+        return missing
+
+
+class KeyedTrade(NamedTuple):
+    time: datetime
+    key: str
+    price: Decimal
+    qty: Decimal
+    buyer_is_maker: bool
+
+
+def _canonical(value: Decimal) -> str:
+    """``100.50`` and ``100.5`` are one price: the key must not depend on how the venue formats it."""
+    return format(value.normalize(), "f")
+
+
+class TradeDeduper:
+    """Synthetic trade keys ``T:p:q:m:ordinal`` and a bounded memory of the keys already emitted.
+
+    The ordinal numbers identical ``(T, p, q, m)`` items within one frame, so two genuinely identical
+    trades in one frame are both kept while a redelivered frame yields the same keys and is dropped.
+    Keys are remembered for ``window`` behind the newest trade time seen; a trade older than that is
+    still emitted (counted ``late``) because only the store's natural key can tell it apart then.
+    Without a venue trade id, an identical trade split across two frames is indistinguishable from a
+    redelivery; REST history (which carries ids) is the reference for such a second.
+    """
+
+    def __init__(self, window: timedelta) -> None:
+        if window <= timedelta(0):
+            raise ValueError("the dedupe window must be positive")
+        self.window = window
+        self._seen: set[str] = set()
+        self._expiry: list[tuple[datetime, str]] = []
+        self.newest: datetime | None = None
+        self.duplicates = 0
+        self.accepted = 0
+        self.late = 0
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def feed(self, update: TradeUpdate) -> list[KeyedTrade]:
+        """The trades of this frame not emitted before, in frame order."""
+        ordinals: Counter[tuple[int, str, str, bool]] = Counter()
+        fresh: list[KeyedTrade] = []
+        for trade in update.trades:
+            ident = (trade.time_ms, _canonical(trade.price), _canonical(trade.qty), trade.buyer_is_maker)
+            ordinal = ordinals[ident]
+            ordinals[ident] += 1
+            key = f"{ident[0]}:{ident[1]}:{ident[2]}:{'true' if ident[3] else 'false'}:{ordinal}"
+            if key in self._seen:
+                self.duplicates += 1
+                continue
+            when = utc_from_ms(trade.time_ms)
+            if self.newest is not None and when < self.newest - self.window:
+                self.late += 1
+            else:
+                self._seen.add(key)
+                heapq.heappush(self._expiry, (when, key))
+            fresh.append(KeyedTrade(when, key, trade.price, trade.qty, trade.buyer_is_maker))
+        self.accepted += len(fresh)
+        self._forget(max((trade.time for trade in fresh), default=None))
+        return fresh
+
+    def _forget(self, latest: datetime | None) -> None:
+        if latest is not None and (self.newest is None or latest > self.newest):
+            self.newest = latest
+        if self.newest is None:
+            return
+        horizon = self.newest - self.window
+        while self._expiry and self._expiry[0][0] < horizon:
+            self._seen.discard(heapq.heappop(self._expiry)[1])
+
+
+@dataclass
+class StreamCounters:
+    """One stream's ingest counters, exported by the ingestor as Prometheus metrics."""
+
+    frames: int = 0
+    decoded: int = 0
+    parse_errors: Counter[FrameErrorKind] = field(default_factory=Counter)
+    duplicates: int = 0
+    late: int = 0
+    out_of_order: int = 0
+    resyncs: int = 0
+
+    def error(self, error: FrameError) -> None:
+        self.parse_errors[error.kind] += 1
+
+    def absorb(self, sequencer: KlineSequencer | TradeDeduper | DepthSequencer) -> None:
+        """Copy a sequencer's totals (they only grow, so the copy is a monotone counter)."""
+        self.duplicates = sequencer.duplicates
+        self.late = getattr(sequencer, "late", 0)
+        self.out_of_order = getattr(sequencer, "out_of_order", 0) + getattr(sequencer, "off_grid", 0)
+        self.resyncs = getattr(sequencer, "resyncs", 0)
