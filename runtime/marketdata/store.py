@@ -1,0 +1,229 @@
+"""Market-data writes: idempotent, keyed by natural keys, with provenance on every row.
+
+All writes take an ``AsyncConnection`` inside the caller's transaction (a ``Writer`` from
+``lease``), so a fenced writer's lease check and its writes commit or roll back together. A row
+that would not change is never touched (no UPDATE), so replaying an interval leaves the tables
+byte-identical. Candles, with their finality and revision rules, are in ``store_candles``; reads,
+checksums and retention in ``store_reads``; everything is importable from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, literal_column, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
+
+from tradeplane.runtime.marketdata.rows import (
+    Candle,
+    DepthRow,
+    JournalEntry,
+    MarkCandle,
+    Provenance,
+    Revision,
+    TradeRow,
+    UpsertCounts,
+    last_wins,
+)
+from tradeplane.runtime.marketdata.store_candles import require_utc, upsert_candles
+from tradeplane.runtime.marketdata.store_reads import (
+    candle_open_times,
+    candles_between,
+    funding_rates_between,
+    funding_times,
+    last_closed_candle,
+    mark_prices_between,
+    prune,
+    revisions,
+    table_checksum,
+    trades_between,
+)
+from tradeplane.runtime.marketdata.tables import (
+    MarketKey,
+    depth_updates,
+    funding_rates,
+    mark_candles,
+    mark_prices,
+    raw_journal,
+    trades,
+)
+
+__all__ = [
+    "Candle",
+    "DepthRow",
+    "JournalEntry",
+    "MarkCandle",
+    "Provenance",
+    "Revision",
+    "TradeRow",
+    "UpsertCounts",
+    "candle_open_times",
+    "candles_between",
+    "funding_rates_between",
+    "funding_times",
+    "insert_depth_updates",
+    "insert_trades",
+    "journal_frames",
+    "last_closed_candle",
+    "mark_prices_between",
+    "prune",
+    "revisions",
+    "table_checksum",
+    "trades_between",
+    "upsert_candles",
+    "upsert_funding_rates",
+    "upsert_mark_candles",
+    "upsert_mark_prices",
+]
+
+
+async def _upsert(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], compared: Sequence[str]
+) -> UpsertCounts:
+    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE <a compared column differs>``: identical rows
+    are not touched; ``xmax = 0`` in RETURNING tells a fresh insert from an update."""
+    if not rows:
+        return UpsertCounts()
+    inserting = pg_insert(table)
+    changed = [table.c[name].is_distinct_from(inserting.excluded[name]) for name in compared]
+    keys = [column.name for column in table.primary_key]
+    statement: ReturningInsert[Any] = inserting.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: inserting.excluded[name] for name in rows[0] if name not in keys},
+        where=or_(*changed),
+    ).returning(literal_column("xmax = 0"))
+    outcomes = (await conn.execute(statement, rows)).scalars().all()
+    inserted = sum(1 for fresh in outcomes if fresh)
+    return UpsertCounts(inserted, len(outcomes) - inserted, 0, len(rows) - len(outcomes))
+
+
+def _base(key: MarketKey, provenance: Provenance) -> dict[str, Any]:
+    return {
+        "market": key.market,
+        "symbol": key.symbol,
+        "source": provenance.source,
+        "received_at": require_utc(provenance.received_at, "received_at"),
+    }
+
+
+async def upsert_mark_candles(
+    conn: AsyncConnection,
+    key: MarketKey,
+    interval: str,
+    rows: Sequence[MarkCandle],
+    provenance: Provenance,
+) -> UpsertCounts:
+    """Mark-price bars: a changed bar is updated, an identical one untouched (no revisions: mark
+    bars do not settle anything; the latest venue value is the truth)."""
+    base = _base(key, provenance) | {"interval": interval}
+    values = [
+        base | row._asdict() | {"open_time": require_utc(row.open_time, "open_time")}
+        for row in last_wins(rows, lambda row: row.open_time)
+    ]
+    return await _upsert(conn, mark_candles, values, ("open", "high", "low", "close"))
+
+
+async def upsert_mark_prices(
+    conn: AsyncConnection, key: MarketKey, rows: Sequence[tuple[datetime, Decimal]], provenance: Provenance
+) -> int:
+    """Mark prices by time; returns rows inserted or changed (identical ones are untouched)."""
+    values = [
+        _base(key, provenance) | {"time": require_utc(time, "time"), "price": price}
+        for time, price in last_wins(rows, lambda row: row[0])
+    ]
+    return (await _upsert(conn, mark_prices, values, ("price",))).written
+
+
+async def upsert_funding_rates(
+    conn: AsyncConnection, key: MarketKey, rows: Sequence[tuple[datetime, Decimal]], provenance: Provenance
+) -> UpsertCounts:
+    """Funding rates by settlement time: a changed rate is updated, an identical one untouched."""
+    values = [
+        _base(key, provenance) | {"funding_time": require_utc(time, "funding_time"), "rate": rate}
+        for time, rate in last_wins(rows, lambda row: row[0])
+    ]
+    return await _upsert(conn, funding_rates, values, ("rate",))
+
+
+async def _insert_new(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    statement: ReturningInsert[Any] = pg_insert(table).on_conflict_do_nothing().returning(literal_column("1"))
+    return len((await conn.execute(statement, rows)).all())
+
+
+async def insert_trades(
+    conn: AsyncConnection, key: MarketKey, rows: Sequence[TradeRow], provenance: Provenance
+) -> int:
+    """Trades are immutable once seen: a known (time, trade_key) is skipped. Returns rows inserted."""
+    base = _base(key, provenance) | {
+        "connection_id": provenance.connection_id,
+        "payload_hash": provenance.payload_hash,
+    }
+    values = [
+        base | row._asdict() | {"time": require_utc(row.time, "time")}
+        for row in last_wins(rows, lambda row: (row.time, row.trade_key))
+    ]
+    return await _insert_new(conn, trades, values)
+
+
+def _levels(levels: Sequence[tuple[Decimal, Decimal]]) -> list[list[str]]:
+    return [[str(price), str(quantity)] for price, quantity in levels]
+
+
+async def insert_depth_updates(
+    conn: AsyncConnection, key: MarketKey, rows: Sequence[DepthRow], provenance: Provenance
+) -> int:
+    """incrDepth pushes as received (levels as ``[[price, qty]]`` decimal strings, so no float
+    ever touches them); a known (exchange_time, update_id) is skipped. Returns rows inserted."""
+    values = [
+        {
+            "market": key.market,
+            "symbol": key.symbol,
+            "exchange_time": require_utc(row.exchange_time, "exchange_time"),
+            "update_id": row.update_id,
+            "action": row.action,
+            "bids": _levels(row.bids),
+            "asks": _levels(row.asks),
+            "received_at": require_utc(provenance.received_at, "received_at"),
+            "connection_id": provenance.connection_id,
+            "payload_hash": provenance.payload_hash,
+        }
+        for row in last_wins(rows, lambda row: (row.exchange_time, row.update_id))
+    ]
+    return await _insert_new(conn, depth_updates, values)
+
+
+async def journal_frames(conn: AsyncConnection, key: MarketKey, entries: Sequence[JournalEntry]) -> int:
+    """Append raw frames to the journal (sha256 computed here); returns rows appended."""
+    if not entries:
+        return 0
+    values = [
+        {
+            "market": key.market,
+            "symbol": key.symbol,
+            "connection_id": entry.connection_id,
+            "received_at": require_utc(entry.received_at, "received_at"),
+            "data_type": entry.data_type,
+            "exchange_time": entry.exchange_time,
+            "payload_sha256": hashlib.sha256(entry.payload).hexdigest(),
+            "payload": entry.payload,
+            "note": entry.note,
+        }
+        for entry in entries
+    ]
+    await conn.execute(raw_journal.insert(), values)
+    return len(values)
+
+
+def levels_from_json(levels: str | list[list[str]]) -> list[tuple[Decimal, Decimal]]:
+    """Stored depth levels back to Decimal pairs (the inverse of how they were written)."""
+    parsed = json.loads(levels) if isinstance(levels, str) else levels
+    return [(Decimal(price), Decimal(quantity)) for price, quantity in parsed]

@@ -1,0 +1,208 @@
+"""Market-data reads, content checksums and retention.
+
+``table_checksum`` hashes every column of one instrument's rows in primary-key order with a
+canonical, type-tagged encoding computed here (not PostgreSQL's text output, which depends on
+session settings such as TimeZone), so two replays can be proven byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tradeplane.runtime.marketdata.rows import Candle, Revision, TradeRow
+from tradeplane.runtime.marketdata.tables import (
+    METADATA,
+    MarketKey,
+    candle_revisions,
+    candles,
+    depth_updates,
+    funding_rates,
+    mark_prices,
+    raw_journal,
+    trades,
+)
+
+
+def _candle(row: Any) -> Candle:
+    return Candle(
+        row.open_time,
+        row.open,
+        row.high,
+        row.low,
+        row.close,
+        row.volume,
+        row.closed,
+        row.confirmed,
+        row.exchange_time,
+    )
+
+
+def _of(table: Table, key: MarketKey) -> list[Any]:
+    return [table.c.market == key.market, table.c.symbol == key.symbol]
+
+
+async def _all(engine: AsyncEngine, query: Any) -> list[Any]:
+    async with engine.connect() as connection:
+        return list(await connection.execute(query))
+
+
+async def candle_open_times(
+    engine: AsyncEngine,
+    key: MarketKey,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    *,
+    confirmed_only: bool = False,
+) -> list[datetime]:
+    """Open times stored in ``[start, end]`` (inclusive), ascending; the grid's gaps are the rest."""
+    query = select(candles.c.open_time).where(
+        *_of(candles, key), candles.c.interval == interval, candles.c.open_time.between(start, end)
+    )
+    if confirmed_only:
+        query = query.where(candles.c.confirmed)
+    return [row.open_time for row in await _all(engine, query.order_by(candles.c.open_time))]
+
+
+async def candles_between(
+    engine: AsyncEngine, key: MarketKey, interval: str, start: datetime, end: datetime
+) -> list[Candle]:
+    """Stored candles with ``start <= open_time <= end``, ascending."""
+    query = select(candles).where(
+        *_of(candles, key), candles.c.interval == interval, candles.c.open_time.between(start, end)
+    )
+    return [_candle(row) for row in await _all(engine, query.order_by(candles.c.open_time))]
+
+
+async def last_closed_candle(engine: AsyncEngine, key: MarketKey, interval: str) -> Candle | None:
+    """The latest closed candle (confirmed or not), where an ingestor resumes."""
+    query = (
+        select(candles)
+        .where(*_of(candles, key), candles.c.interval == interval, candles.c.closed)
+        .order_by(candles.c.open_time.desc())
+        .limit(1)
+    )
+    rows = await _all(engine, query)
+    return _candle(rows[0]) if rows else None
+
+
+async def funding_times(
+    engine: AsyncEngine, key: MarketKey, start: datetime, end: datetime
+) -> list[datetime]:
+    """Funding settlement times stored in ``[start, end]``, ascending."""
+    return [time for time, _ in await funding_rates_between(engine, key, start, end)]
+
+
+async def funding_rates_between(
+    engine: AsyncEngine, key: MarketKey, start: datetime, end: datetime
+) -> list[tuple[datetime, Decimal]]:
+    """(funding_time, rate) stored in ``[start, end]``, ascending."""
+    query = (
+        select(funding_rates.c.funding_time, funding_rates.c.rate)
+        .where(*_of(funding_rates, key), funding_rates.c.funding_time.between(start, end))
+        .order_by(funding_rates.c.funding_time)
+    )
+    return [(row.funding_time, row.rate) for row in await _all(engine, query)]
+
+
+async def mark_prices_between(
+    engine: AsyncEngine, key: MarketKey, start: datetime, end: datetime
+) -> list[tuple[datetime, Decimal]]:
+    """(time, mark price) stored in ``[start, end]``, ascending."""
+    query = (
+        select(mark_prices.c.time, mark_prices.c.price)
+        .where(*_of(mark_prices, key), mark_prices.c.time.between(start, end))
+        .order_by(mark_prices.c.time)
+    )
+    return [(row.time, row.price) for row in await _all(engine, query)]
+
+
+async def trades_between(
+    engine: AsyncEngine, key: MarketKey, start: datetime, end: datetime
+) -> list[TradeRow]:
+    """Trades stored in ``[start, end]``, ordered by time then trade key."""
+    query = (
+        select(trades)
+        .where(*_of(trades, key), trades.c.time.between(start, end))
+        .order_by(trades.c.time, trades.c.trade_key)
+    )
+    return [
+        TradeRow(row.time, row.trade_key, row.price, row.quantity, row.buyer_is_maker, row.trade_id)
+        for row in await _all(engine, query)
+    ]
+
+
+async def revisions(engine: AsyncEngine, key: MarketKey, interval: str) -> list[Revision]:
+    """Every recorded change of a confirmed candle, by open time then revision number."""
+    query = (
+        select(candle_revisions)
+        .where(*_of(candle_revisions, key), candle_revisions.c.interval == interval)
+        .order_by(candle_revisions.c.open_time, candle_revisions.c.revision)
+    )
+    return [
+        Revision(row.open_time, row.revision, row.previous, row.current, row.reason, row.recorded_at)
+        for row in await _all(engine, query)
+    ]
+
+
+def _canonical(value: object) -> object:
+    """A type-tagged, session-independent encoding (``Decimal('1.50')`` stays ``1.50``)."""
+    if isinstance(value, datetime):
+        return ["t", value.isoformat()]
+    if isinstance(value, Decimal):
+        return ["d", str(value)]
+    if isinstance(value, bytes):
+        return ["b", value.hex()]
+    return value  # str, int, bool, None and JSON documents (dict / list) as they are
+
+
+def resolve_table(table: str) -> Table:
+    """A market-data table by name (``market_candles`` or ``tradeplane.market_candles``)."""
+    name = table if table.startswith(f"{METADATA.schema}.") else f"{METADATA.schema}.{table}"
+    if name not in METADATA.tables:
+        raise ValueError(f"unknown market-data table {table!r}")
+    return METADATA.tables[name]
+
+
+async def table_checksum(engine: AsyncEngine, table: str, key: MarketKey) -> str:
+    """sha256 over every column of ``key``'s rows of ``table``, in primary-key order."""
+    resolved = resolve_table(table)
+    query = select(resolved).where(*_of(resolved, key)).order_by(*resolved.primary_key.columns)
+    digest = hashlib.sha256()
+    for row in await _all(engine, query):
+        encoded = [_canonical(value) for value in row]
+        digest.update(json.dumps(encoded, sort_keys=True, separators=(",", ":")).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+async def prune(
+    engine: AsyncEngine,
+    key: MarketKey,
+    *,
+    now: datetime,
+    journal_max_age: timedelta | None,
+    depth_max_age: timedelta | None,
+    trades_max_age: timedelta | None,
+) -> dict[str, int]:
+    """Delete ``key``'s rows strictly older than each bound (``None``: keep all); rows deleted per
+    table name. Candles, funding, marks and revisions are kept: they are the datasets' source."""
+    bounds = (
+        (raw_journal, raw_journal.c.received_at, journal_max_age),
+        (depth_updates, depth_updates.c.exchange_time, depth_max_age),
+        (trades, trades.c.time, trades_max_age),
+    )
+    deleted: dict[str, int] = {}
+    async with engine.begin() as connection:
+        for table, column, max_age in bounds:
+            if max_age is not None:
+                statement = delete(table).where(*_of(table, key), column < now - max_age)
+                deleted[table.name] = (await connection.execute(statement)).rowcount
+    return deleted
