@@ -13,6 +13,7 @@ from tradeplane.embedded.cli import cluster_app, register_system_commands
 from tradeplane.runtime.audit.cli import audit_app
 from tradeplane.runtime.commands import commands_app
 from tradeplane.runtime.marketdata.cli_gaps import gaps
+from tradeplane.runtime.marketdata.ingest_cli import ingest
 from tradeplane.runtime.store.cli import db_app
 from tradeplane.runtime.venue.sim.cli import venue_sim
 
@@ -28,6 +29,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(crds_app, name="crds")
 register_system_commands(app)
 app.command("venue-sim")(venue_sim)
+app.command("ingest")(ingest)
 app.command("gaps")(gaps)
 for _command in commands_app.registered_commands:
     app.registered_commands.append(_command)

@@ -1,0 +1,104 @@
+"""``tradeplane ingest``: one Instrument's ingestor process.
+
+Two ways to say what to ingest, both what the operator and tests use: the whole configuration in
+flags (``--market NS/VENUE --symbol S --rest-url ... --ws-url ... --interval 1m ...``, how the operator
+starts it, so it needs no access to the Kubernetes API), or only ``--instrument NS/NAME`` (plus
+``--kubeconfig``), which reads the Instrument and its Venue from the API server. Storage is
+``DATABASE_URL`` or the embedded PostgreSQL. SIGTERM stops it gracefully: the pending batch is
+committed and the lease released, so a successor takes over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from tradeplane.crds.common import parse_duration
+
+READY = "ingest ready"
+
+
+async def _serve(config: Any, metrics_port: int) -> None:
+    from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics  # noqa: PLC0415 - heavy imports
+    from tradeplane.runtime.marketdata.ingestor import Ingestor  # noqa: PLC0415
+    from tradeplane.runtime.store.engine import create_engine  # noqa: PLC0415
+    from tradeplane.runtime.venue.client import BingXClient  # noqa: PLC0415
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    metrics = IngestMetrics()
+    metrics.serve(metrics_port)
+    engine = create_engine()
+    typer.echo(f"{READY} key={config.key} holder={config.holder}")
+    try:
+        async with BingXClient(config.rest_url) as client:
+            await Ingestor(config, engine, client, metrics=metrics).run(stopping)
+    finally:
+        await engine.dispose()
+
+
+def ingest(
+    *,
+    instrument: Annotated[
+        str | None, typer.Option(help="NAMESPACE/NAME of the Instrument (read from the cluster when alone).")
+    ] = None,
+    kubeconfig: Annotated[str | None, typer.Option(help="Kubeconfig for reading the Instrument.")] = None,
+    market: Annotated[str | None, typer.Option(help="NAMESPACE/VENUE the data is stored under.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="BingX symbol, e.g. XAUT-USDT.")] = None,
+    rest_url: Annotated[str | None, typer.Option(help="Venue REST base URL.")] = None,
+    ws_url: Annotated[str | None, typer.Option(help="Venue market WebSocket URL.")] = None,
+    interval: Annotated[list[str], typer.Option(help="Kline interval (repeatable; default 1m).")] = [],  # noqa: B006
+    trades: Annotated[bool, typer.Option(help="Ingest @trade.")] = True,
+    depth: Annotated[bool, typer.Option(help="Ingest @incrDepth.")] = False,
+    mark_price: Annotated[bool, typer.Option(help="Ingest @markPrice.")] = True,
+    funding: Annotated[bool, typer.Option(help="Fetch funding after each settlement.")] = True,
+    backfill_from: Annotated[str | None, typer.Option(help="RFC 3339 start of history to backfill.")] = None,
+    lookback: Annotated[str, typer.Option(help="How far back gaps are scanned (Go duration).")] = "24h",
+    heal: Annotated[bool, typer.Option(help="Scan for and heal gaps.")] = True,
+    lease_ttl: Annotated[str, typer.Option(help="Lease time to live (Go duration).")] = "15s",
+    journal: Annotated[bool, typer.Option(help="Keep every raw frame in the journal.")] = True,
+    metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 0,
+) -> None:
+    """Ingest one Instrument's market data (WebSocket + REST) into PostgreSQL under a fenced lease."""
+    from tradeplane.runtime.marketdata.ingest_config import (  # noqa: PLC0415
+        IngestConfig,
+        load_from_cluster,
+    )
+    from tradeplane.runtime.marketdata.tables import MarketKey  # noqa: PLC0415
+
+    options: dict[str, Any] = {
+        "trades": trades,
+        "depth": depth,
+        "mark_price": mark_price,
+        "funding": funding,
+        "lookback": parse_duration(lookback),
+        "gap_healing": heal,
+        "lease_ttl": parse_duration(lease_ttl),
+        "journal": journal,
+    }
+    if interval:
+        options["intervals"] = tuple(interval)
+    if backfill_from is not None:
+        moment = datetime.fromisoformat(backfill_from)
+        if moment.tzinfo is None:
+            raise typer.BadParameter("--backfill-from needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+        options["backfill_from"] = moment
+    try:
+        if market and symbol and rest_url and ws_url:
+            config = IngestConfig(MarketKey(market, symbol), rest_url, ws_url, **options)
+        elif instrument and "/" in instrument:
+            namespace, name = instrument.split("/", 1)
+            config = load_from_cluster(namespace, name, kubeconfig=kubeconfig)
+        else:
+            raise typer.BadParameter(
+                "give --instrument NS/NAME, or --market, --symbol, --rest-url and --ws-url"
+            )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    asyncio.run(_serve(config, metrics_port))
