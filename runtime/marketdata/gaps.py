@@ -297,14 +297,17 @@ async def heal_open(
     max_attempts: int = 3,
     metrics: GapMetrics = METRICS,
 ) -> list[GapEvent]:
-    """Heal the oldest ``limit`` open candle gaps of ``key`` in order; a venue error stops the pass."""
+    """Heal the oldest ``limit`` open candle gaps of ``key`` in order; a venue error stops the pass.
+
+    Gaps left ``healing`` are taken too: only the lease holder heals, so a healing gap it finds was
+    abandoned by a predecessor that died mid-attempt (that attempt stays counted)."""
     query = (
         select(gap_events)
         .where(
             gap_events.c.market == key.market,
             gap_events.c.symbol == key.symbol,
             gap_events.c.stream == KLINES,
-            gap_events.c.state == GapState.OPEN.value,
+            gap_events.c.state.in_([GapState.OPEN.value, GapState.HEALING.value]),
         )
         .order_by(gap_events.c.start_time, gap_events.c.interval)
         .limit(limit)

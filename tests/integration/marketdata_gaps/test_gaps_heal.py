@@ -123,8 +123,10 @@ async def test_a_429_and_5xx_storm_is_ridden_out_and_a_persistent_one_counts_an_
     sim.faults.add(RestFault(kind="status", status=429, path=KLINES_PATH, count=1))
     sim.faults.add(RestFault(kind="status", status=502, path=KLINES_PATH, count=1))
     patient = BingXClient(sim.rest_url, retry=RetryPolicy(attempts=4, base_delay_s=0.001, max_delay_s=0.002))
+    async with engine.begin() as conn:  # as if a predecessor died mid-attempt
+        await conn.execute(text("UPDATE tradeplane.market_gap_events SET state = 'healing'"))
     async with patient:
-        healed = await gaps.heal(writer, engine, patient, after, now=now + MINUTE)
+        [healed] = await gaps.heal_open(writer, engine, patient, KEY, now=now + MINUTE)
     assert (healed.state, healed.attempts) == (GapState.HEALED, 2)
     assert sim.faults.rest == []  # both injected failures were met and retried
     stored = await candles_between(engine, KEY, "1m", start, now)
