@@ -155,6 +155,12 @@ async def test_journal_keeps_frames_with_their_sha256(engine: AsyncEngine) -> No
         (hashlib.sha256(frames[1]).hexdigest(), frames[1], ""),
         (hashlib.sha256(frames[0]).hexdigest(), frames[0], "dup"),
     ]
+    before = await store.table_checksum(engine, "market_raw_journal", KEY)
+    fetch(
+        url(engine),
+        "UPDATE tradeplane.market_raw_journal SET payload = 'x'::bytea WHERE note = 'dup' RETURNING 1",
+    )
+    assert await store.table_checksum(engine, "market_raw_journal", KEY) != before, "payload bytes are hashed"
 
 
 async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEngine) -> None:
