@@ -66,39 +66,56 @@ def ingest(
     metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 0,
 ) -> None:
     """Ingest one Instrument's market data (WebSocket + REST) into PostgreSQL under a fenced lease."""
-    from tradeplane.runtime.marketdata.ingest_config import (  # noqa: PLC0415
-        IngestConfig,
-        load_from_cluster,
-    )
-    from tradeplane.runtime.marketdata.tables import MarketKey  # noqa: PLC0415
-
-    options: dict[str, Any] = {
+    streams: dict[str, Any] = {
         "trades": trades,
         "depth": depth,
         "mark_price": mark_price,
         "funding": funding,
         "lookback": parse_duration(lookback),
         "gap_healing": heal,
-        "lease_ttl": parse_duration(lease_ttl),
-        "journal": journal,
     }
     if interval:
-        options["intervals"] = tuple(interval)
+        streams["intervals"] = tuple(interval)
     if backfill_from is not None:
         moment = datetime.fromisoformat(backfill_from)
         if moment.tzinfo is None:
             raise typer.BadParameter("--backfill-from needs a time zone (e.g. 2026-01-01T00:00:00Z)")
-        options["backfill_from"] = moment
+        streams["backfill_from"] = moment
+    process = {"lease_ttl": parse_duration(lease_ttl), "journal": journal}
     try:
-        if market and symbol and rest_url and ws_url:
-            config = IngestConfig(MarketKey(market, symbol), rest_url, ws_url, **options)
-        elif instrument and "/" in instrument:
-            namespace, name = instrument.split("/", 1)
-            config = load_from_cluster(namespace, name, kubeconfig=kubeconfig)
-        else:
-            raise typer.BadParameter(
-                "give --instrument NS/NAME, or --market, --symbol, --rest-url and --ws-url"
-            )
+        config = build_config(
+            instrument=instrument,
+            kubeconfig=kubeconfig,
+            flags=(market, symbol, rest_url, ws_url),
+            streams=streams,
+            process=process,
+        )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     asyncio.run(_serve(config, metrics_port))
+
+
+def build_config(
+    *,
+    instrument: str | None,
+    kubeconfig: str | None,
+    flags: tuple[str | None, str | None, str | None, str | None],
+    streams: dict[str, Any],
+    process: dict[str, Any],
+) -> Any:
+    """The configuration from flags (market, symbol, REST and WS URLs all given), else from the
+    Instrument in the cluster. What to ingest comes from one source only (the Instrument's streams are
+    not overridden by flag defaults); how this process runs (lease TTL, journal) applies to both."""
+    from tradeplane.runtime.marketdata.ingest_config import (  # noqa: PLC0415
+        IngestConfig,
+        load_from_cluster,
+    )
+    from tradeplane.runtime.marketdata.tables import MarketKey  # noqa: PLC0415
+
+    market, symbol, rest_url, ws_url = flags
+    if market and symbol and rest_url and ws_url:
+        return IngestConfig(MarketKey(market, symbol), rest_url, ws_url, **streams, **process)
+    if instrument and "/" in instrument:
+        namespace, name = instrument.split("/", 1)
+        return load_from_cluster(namespace, name, kubeconfig=kubeconfig, **process)
+    raise typer.BadParameter("give --instrument NS/NAME, or --market, --symbol, --rest-url and --ws-url")

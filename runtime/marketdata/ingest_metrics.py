@@ -7,6 +7,8 @@ several pipelines in one process and read each one's counters without cross-talk
 
 from __future__ import annotations
 
+from wsgiref.simple_server import WSGIServer
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 HEAL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -63,7 +65,9 @@ class IngestMetrics:
         sample = self.registry.get_sample_value(name, labels or None)
         return 0.0 if sample is None else sample
 
-    def serve(self, port: int, address: str = "127.0.0.1") -> None:
-        """Expose ``/metrics``; port 0 disables it."""
-        if port:
-            start_http_server(port, addr=address, registry=self.registry)
+    def serve(self, port: int, address: str = "127.0.0.1") -> WSGIServer | None:
+        """Expose ``/metrics`` on a daemon thread (the caller may ``shutdown()`` it); port 0 disables it."""
+        if not port:
+            return None
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        return server

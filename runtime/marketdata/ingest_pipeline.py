@@ -66,6 +66,9 @@ class Pipeline:
         self.resync: set[str] = set()
         self.last_event: dict[str, datetime] = {}
         """Exchange time of the newest event per stream (lag = now minus this)."""
+        self.bar_source: dict[str, Provenance] = {}
+        """Per interval, the frame that set the open bar's current values: a bar closed by the next
+        bar's first push keeps the provenance of the frame it was read from, not of that push."""
 
     def take(self) -> Batch:
         """The pending batch, replaced by an empty one (the caller commits it)."""
@@ -141,15 +144,20 @@ class Pipeline:
         if sequencer is None:  # a topic we did not subscribe to: nothing to sequence it against
             return
         before = sequencer.duplicates + sequencer.late + sequencer.out_of_order
+        open_bar = sequencer.current
+        source = self.bar_source.get(interval, provenance)
         for bar in sequencer.feed(event):
             candle = Candle(bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume, True, False)
-            self.batch.candles.append((interval, candle, provenance))
+            self.batch.candles.append((interval, candle, source))
+            source = provenance  # a second bar closed by the same push was read from this push
             following = sequencer.current
             if following is not None:
                 skipped = sequencer.skipped(bar.open_time, following.open_time)
                 if skipped:
                     self.batch.gaps.append((interval, skipped[0], skipped[-1]))
                     self.metrics.gaps_detected.labels("klines").inc()
+        if sequencer.current is not open_bar:
+            self.bar_source[interval] = provenance
         after = sequencer.duplicates + sequencer.late + sequencer.out_of_order
         self._duplicates(f"kline_{interval}", after - before)
 

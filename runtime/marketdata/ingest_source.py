@@ -23,6 +23,8 @@ from websockets.asyncio.client import connect
 
 log = structlog.get_logger(__name__)
 
+IDLE_TIMEOUT_S = 30.0
+"""BingX pings about every 5 s; six missed pings means the connection is gone."""
 PING_MAX_BYTES = 64
 """A gzip ``Ping`` is about 24 bytes; only frames this small are inspected for a heartbeat."""
 
@@ -53,9 +55,17 @@ def _is_ping(data: bytes | str) -> bool:
 
 
 async def raw_frames(
-    ws_url: str, topics: list[str], *, seed: int = 0, max_backoff_s: float = 5.0
+    ws_url: str,
+    topics: list[str],
+    *,
+    seed: int = 0,
+    max_backoff_s: float = 5.0,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
 ) -> AsyncIterator[RawFrame | Reconnected]:
-    """Frames forever, reconnecting with jittered exponential backoff; cancel the consumer to stop."""
+    """Frames forever, reconnecting with jittered exponential backoff; cancel the consumer to stop.
+
+    A socket silent for ``idle_timeout_s`` (not even a Ping) is half-open: it is dropped and replaced,
+    because a stalled stream would otherwise freeze the venue clock and with it every confirmation."""
     rng = random.Random(seed)  # noqa: S311 - backoff jitter
     failures = 0
     connections = 0
@@ -68,8 +78,9 @@ async def raw_frames(
                     await socket.send(json.dumps({"id": connection_id, "reqType": "sub", "dataType": topic}))
                 if connections > 1:
                     yield Reconnected(connection_id)
-                failures = 0
-                async for message in socket:
+                while True:
+                    message = await asyncio.wait_for(socket.recv(), idle_timeout_s)
+                    failures = 0  # only a socket that delivers resets the backoff (accept, close: back off)
                     if _is_ping(message):
                         await socket.send("Pong")
                         continue

@@ -1,0 +1,213 @@
+"""The ingest pipeline without I/O: frames as BingX sends them (gzip JSON) become rows in the pending
+batch, each with its frame's hash; malformed frames are counted by the stage that refused them,
+journaled with a note and skipped. Expectations are computed from the frames the tests build."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
+from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline, stream_of
+from tradeplane.runtime.marketdata.tables import MarketKey
+
+pytestmark = pytest.mark.unit
+
+SYMBOL = "XAUT-USDT"
+KEY = MarketKey("tests/sim", SYMBOL)
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def config(**overrides: Any) -> IngestConfig:
+    values: dict[str, Any] = {"depth": True, "holder": "unit"}
+    values.update(overrides)
+    return IngestConfig(KEY, "http://127.0.0.1:1", "ws://127.0.0.1:1", **values)
+
+
+def gz(body: dict[str, Any] | str) -> bytes:
+    return gzip.compress((body if isinstance(body, str) else json.dumps(body)).encode(), mtime=0)
+
+
+def kline(open_ms: int, close: str, volume: str, *, ts: int | None = None, topic: str = "kline_1m") -> bytes:
+    bar = {"o": "4000.0", "h": "4010.0", "l": "3990.0", "c": close, "v": volume, "T": open_ms}
+    return gz({"code": 0, "dataType": f"{SYMBOL}@{topic}", "s": SYMBOL, "ts": ts or open_ms, "data": [bar]})
+
+
+def trade(time_ms: int, price: str, qty: str) -> bytes:
+    data = [{"q": qty, "p": price, "T": time_ms, "m": True, "s": SYMBOL}]
+    return gz({"code": 0, "dataType": f"{SYMBOL}@trade", "ts": time_ms, "data": data})
+
+
+def depth(update_id: int, action: str, bids: list[list[str]], asks: list[list[str]]) -> bytes:
+    data = {"action": action, "lastUpdateId": update_id, "time": T0 + update_id, "bids": bids, "asks": asks}
+    return gz({"code": 0, "dataType": f"{SYMBOL}@incrDepth", "ts": T0 + update_id, "data": data})
+
+
+def mark(time_ms: int, price: str) -> bytes:
+    data = {"e": "markPriceUpdate", "E": time_ms, "s": SYMBOL, "p": price}
+    return gz({"code": 0, "dataType": f"{SYMBOL}@markPrice", "ts": time_ms, "data": data})
+
+
+def feed(pipeline: Pipeline, *frames: bytes | str) -> None:
+    for frame in frames:
+        pipeline.accept(frame, connection_id="c1", received_at=RECEIVED)
+
+
+def test_kline_rollover_closes_the_bar_and_records_skipped_minutes() -> None:
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(), metrics)
+    first = kline(T0, "4001.5", "3")
+    feed(pipeline, kline(T0, "4001.0", "1"), first, first, kline(T0 + 240_000, "4002.0", "2"))
+    batch = pipeline.take()
+    assert batch.frames == 4 and len(batch) == 4
+    assert [(i, c.open_time, c.close, c.volume, c.closed, c.confirmed) for i, c, _ in batch.candles] == [
+        ("1m", RECEIVED, Decimal("4001.5"), Decimal("3"), True, False)
+    ]
+    # the bar came from the frame that carried its final values: its provenance is that frame's hash
+    assert batch.candles[0][2].payload_hash == hashlib.sha256(first).hexdigest()
+    minute = timedelta(minutes=1)
+    assert batch.gaps == [("1m", RECEIVED + minute, RECEIVED + 3 * minute)]
+    assert metrics.value("tradeplane_ingest_gaps_detected_total", stream="klines") == 1
+    assert metrics.value("tradeplane_ingest_duplicates_total", stream="kline_1m") == 1
+    assert metrics.value("tradeplane_ingest_frames_total", stream="kline_1m") == 4
+    assert batch.exchange_time == RECEIVED + 4 * minute
+    assert pipeline.last_event["kline_1m"] == RECEIVED + 4 * minute
+    assert [entry.payload for entry in batch.journal][1] == first
+    assert pipeline.take().frames == 0
+
+
+def test_trades_are_deduplicated_by_synthetic_key() -> None:
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(), metrics)
+    one, two = trade(T0 + 1000, "4000.1", "0.5"), trade(T0 + 2000, "4000.2", "0.25")
+    feed(pipeline, one, two, one)
+    batch = pipeline.take()
+    assert [(row.time, row.price, row.quantity, row.buyer_is_maker) for row, _ in batch.trades] == [
+        (RECEIVED + timedelta(seconds=1), Decimal("4000.1"), Decimal("0.5"), True),
+        (RECEIVED + timedelta(seconds=2), Decimal("4000.2"), Decimal("0.25"), True),
+    ]
+    assert metrics.value("tradeplane_ingest_duplicates_total", stream="trade") == 1
+
+
+def test_depth_snapshot_updates_and_a_break_asks_for_a_resync() -> None:
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(), metrics)
+    feed(
+        pipeline,
+        depth(10, "all", [["3999", "1"]], [["4001", "2"]]),
+        depth(11, "update", [["3998", "1"]], []),
+        depth(11, "update", [["3998", "1"]], []),
+    )
+    batch = pipeline.take()
+    assert [(row.update_id, row.action, list(row.bids)) for row, _ in batch.depth] == [
+        (10, "all", [(Decimal("3999"), Decimal("1"))]),
+        (11, "update", [(Decimal("3998"), Decimal("1"))]),
+    ]
+    assert batch.depth[0][0].exchange_time == RECEIVED + timedelta(milliseconds=10)
+    assert metrics.value("tradeplane_ingest_duplicates_total", stream="incrDepth") == 1
+    assert pipeline.resync == set()
+    # four updates ahead of the missing id 12 overflow the reorder buffer of three
+    feed(pipeline, *(depth(n, "update", [], [["4002", "1"]]) for n in (13, 14, 15, 16)))
+    assert pipeline.resync == {f"{SYMBOL}@incrDepth"}
+    assert metrics.value("tradeplane_ingest_depth_resyncs_total") == 1
+    assert pipeline.take().depth == []
+
+
+def test_depth_update_without_time_is_stamped_with_its_arrival() -> None:
+    pipeline = Pipeline(config(), IngestMetrics())
+    data = {"action": "all", "lastUpdateId": 5, "bids": [["1", "1"]], "asks": [["2", "1"]]}
+    feed(pipeline, gz({"code": 0, "dataType": f"{SYMBOL}@incrDepth", "data": data}))
+    batch = pipeline.take()
+    assert batch.depth[0][0].exchange_time == RECEIVED
+    assert batch.exchange_time is None and pipeline.last_event == {}
+
+
+def test_mark_prices_keep_exchange_time_and_price() -> None:
+    pipeline = Pipeline(config(), IngestMetrics())
+    feed(pipeline, mark(T0 + 500, "4000.25"))
+    (when, event, provenance) = pipeline.take().marks[0]
+    assert (when, event.mark_price, provenance.source, provenance.connection_id) == (
+        RECEIVED + timedelta(milliseconds=500),
+        Decimal("4000.25"),
+        "ws",
+        "c1",
+    )
+
+
+def test_heartbeats_acks_and_unsubscribed_topics_store_nothing() -> None:
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(), metrics)
+    ack = gz({"id": "x", "code": 0, "msg": ""})
+    five = [kline(T0, "1", "1", topic="kline_5m"), kline(T0 + 300_000, "1", "2", topic="kline_5m")]
+    feed(pipeline, gz("Ping"), "Pong", ack, *five)
+    batch = pipeline.take()
+    assert batch.candles == [] and batch.gaps == []
+    assert batch.frames == 2  # the two data frames of a topic nobody subscribed count, store nothing
+    assert metrics.value("tradeplane_ingest_parse_errors_total", kind="json") == 0
+
+
+MALFORMED: list[tuple[str, bytes | str]] = [
+    ("gzip", b"\x1f\x8b\x08\x00garbage"),
+    ("gzip", gzip.compress(b'{"a": 1}')[:-6]),
+    ("utf8", gzip.compress(b"\xff\xfe\xfd")),
+    ("json", gz("{not json")),
+    ("shape", gz("[1, 2]")),
+    ("topic", gz({"code": 0, "dataType": "nonsense", "data": []})),
+    ("schema", gz({"code": 0, "dataType": f"{SYMBOL}@kline_1m", "data": [{"o": "1", "T": T0}]})),
+    ("schema", gz({"code": 0, "dataType": f"{SYMBOL}@trade", "data": [{"q": "x", "p": "1", "T": T0}]})),
+    ("schema", gz({"code": 0, "dataType": f"{SYMBOL}@markPrice", "data": {"E": T0, "p": "-5", "s": SYMBOL}})),
+    ("topic", gz({"code": 0, "dataType": f"{SYMBOL}@ticker", "data": {}})),
+]
+
+
+def test_malformed_frames_are_counted_by_kind_journaled_and_skipped() -> None:
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(), metrics)
+    for _kind, frame in MALFORMED:
+        feed(pipeline, frame)
+    feed(pipeline, mark(T0, "4000"))
+    batch = pipeline.take()
+    expected: dict[str, int] = {}
+    for kind, _frame in MALFORMED:
+        expected[kind] = expected.get(kind, 0) + 1
+    for kind, count in expected.items():
+        assert metrics.value("tradeplane_ingest_parse_errors_total", kind=kind) == count, kind
+    assert batch.frames == 1 and len(batch.marks) == 1
+    refused = batch.journal[: len(MALFORMED)]
+    assert [entry.note.split(":")[0] for entry in refused] == [f"refused {kind}" for kind, _ in MALFORMED]
+    assert [entry.payload for entry in refused] == [
+        frame if isinstance(frame, bytes) else frame.encode() for _kind, frame in MALFORMED
+    ]
+    assert refused[0].data_type == "<undecodable>"
+    assert refused[-1].data_type == f"{SYMBOL}@ticker"
+
+
+def test_without_journal_nothing_is_journaled() -> None:
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(journal=False), metrics)
+    feed(pipeline, b"junk", mark(T0, "4000"))
+    batch = pipeline.take()
+    assert batch.journal == [] and len(batch.marks) == 1
+    assert metrics.value("tradeplane_ingest_parse_errors_total", kind="gzip") == 1
+
+
+@pytest.mark.parametrize("stamp", ["soon", -1, None])
+def test_unusable_push_times_leave_the_venue_clock_alone(stamp: object) -> None:
+    pipeline = Pipeline(config(), IngestMetrics())
+    data = {"e": "markPriceUpdate", "E": T0, "s": SYMBOL, "p": "1"}
+    feed(pipeline, gz({"code": 0, "dataType": f"{SYMBOL}@markPrice", "ts": stamp, "data": data}))
+    batch = pipeline.take()
+    assert batch.exchange_time is None and len(batch.marks) == 1
+
+
+def test_stream_label_of_topics() -> None:
+    assert stream_of(f"{SYMBOL}@kline_1m") == "kline_1m"
+    assert stream_of("noatsign") == "unknown"
