@@ -70,7 +70,7 @@ async def raw_frames(
     failures = 0
     connections = 0
     while True:
-        connection_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        connection_id = str(uuid.uuid4())  # unique across processes: rows name the socket they came from
         try:
             async with connect(ws_url, ping_interval=None, max_size=2**24, close_timeout=1) as socket:
                 connections += 1

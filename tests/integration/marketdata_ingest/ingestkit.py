@@ -1,0 +1,117 @@
+"""Shared by the ingest tests: the simulator's ground truth of closed 1m bars, what the database
+holds, and ``tradeplane ingest`` as a real child process whose output is followed line by line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from harness.postgres import fetch
+
+from tradeplane.runtime.marketdata.grid import from_ms
+from tradeplane.runtime.marketdata.ingest_cli import READY
+from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.venue.sim.server import VenueSimulator
+
+SYMBOL = "XAUT-USDT"
+KEY = MarketKey("tests/sim", SYMBOL)
+TRADEPLANE = str(Path(sys.executable).parent / "tradeplane")
+Bars = dict[datetime, tuple[Decimal, ...]]
+
+
+def truth(sim: VenueSimulator, before_ms: int, symbol: str = SYMBOL) -> Bars:
+    """The simulator's own closed 1m bars (its market state, not an answer of our code)."""
+    market = sim.market[symbol]
+    price, qty = market.price_decimal, market.quantity_decimal
+    return {
+        from_ms(bar.open_time): (
+            price(bar.open),
+            price(bar.high),
+            price(bar.low),
+            price(bar.close),
+            qty(bar.volume),
+        )
+        for bar in market.bars
+        if bar.open_time + 60_000 <= before_ms
+    }
+
+
+def stored_bars(url: str, key: MarketKey = KEY, *, confirmed: bool = True) -> Bars:
+    rows = fetch(
+        url,
+        "SELECT open_time, open, high, low, close, volume FROM tradeplane.market_candles"
+        f" WHERE market = '{key.market}' AND symbol = '{key.symbol}' AND interval = '1m'"
+        + (" AND confirmed" if confirmed else ""),
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+@dataclass
+class IngestProcess:
+    """``tradeplane ingest`` as a child; ``lines`` fills as it prints, ``seen(text)`` waits for one."""
+
+    process: subprocess.Popen[str]
+    log: Path
+    lines: list[str] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def follow(self) -> None:
+        assert self.process.stdout is not None
+        with self.log.open("a") as out:
+            for line in self.process.stdout:
+                out.write(line)
+                out.flush()
+                with self.changed:
+                    self.lines.append(line)
+                    self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(
+                lambda: predicate(self.lines) or self.process.poll() is not None, timeout
+            )
+
+    def seen(self, text: str) -> bool:
+        with self.changed:
+            return any(text in line for line in self.lines)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+def start_ingest(
+    log: Path,
+    *,
+    database_url: str,
+    rest_url: str,
+    ws_url: str,
+    key: MarketKey = KEY,
+    extra: list[str] | None = None,
+) -> IngestProcess:
+    """Start the ingestor (its log lines on stdout, merged with stderr) and wait for its ready line."""
+    argv = [
+        TRADEPLANE, "ingest", "--market", key.market, "--symbol", key.symbol,
+        "--rest-url", rest_url, "--ws-url", ws_url, "--lookback", "30m", *(extra or []),
+    ]  # fmt: skip
+    env: dict[str, Any] = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = IngestProcess(process, log)
+    threading.Thread(target=child.follow, daemon=True).start()
+    if not child.wait_for(lambda lines: any(line.startswith(READY) for line in lines), 60) or not child.seen(
+        READY
+    ):
+        child.stop()
+        raise RuntimeError(f"ingest did not start: {log.read_text()[-3000:]}")
+    return child
