@@ -9,6 +9,7 @@ object converges when what it depends on appears, without anyone editing it, and
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import datetime
 from typing import Any
@@ -21,16 +22,21 @@ from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicySpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
+from tradeplane.operator.ingest_observe import observe_ingest
 from tradeplane.operator.resync import REQUESTED_AT, due_index_id
 from tradeplane.operator.venue_sync import VenueTarget, sync_instrument, sync_venue
 from tradeplane.reconcilers import riskpolicy
 from tradeplane.reconcilers.conditions import raw_ready
+from tradeplane.reconcilers.ingest import ingestor_workload, judge_ingest
 from tradeplane.reconcilers.instrument import reconcile_instrument
 from tradeplane.reconcilers.kinds import reconcile_pending_plane
 from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.reconcilers.requeue import recheck_due
 from tradeplane.reconcilers.venue import credentials_outcome, fees_due, reconcile_venue
+from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.workloads.local import LocalProcessDriver
+from tradeplane.runtime.workloads.spec import WorkloadSpec
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
 
@@ -148,7 +154,27 @@ async def _instrument(step: Pass, context: OperatorContext) -> Plan:
     sync = await sync_instrument(context.audit, target, spec.symbol, now=step.now, max_age=max_age)
     await _venue_keeps_tiers_of(context, step, venue, spec.symbol)
     refresh = parse_duration(venue_spec.refresh.metadata)
-    return reconcile_instrument(refs, observed, sync, step.status, refresh=refresh, **plan_args)
+    ingest = None
+    workloads: tuple[WorkloadSpec, ...] = ()
+    if context.workloads is not None:
+        metadata = step.body["metadata"]
+        workload = ingestor_workload(
+            namespace=step.namespace,
+            name=str(metadata["name"]),
+            uid=str(metadata["uid"]),
+            spec=spec,
+            venue_name=spec.venue_ref.name,
+            venue=venue_spec,
+            database_secret=context.database_secret,
+        )
+        workloads = (workload,)
+        key = MarketKey.of(step.namespace, spec.venue_ref.name, spec.symbol)
+        intervals = spec.streams.klines.intervals
+        observed_ingest = await observe_ingest(context.audit, context.workloads, workload, key, intervals)
+        ingest = judge_ingest(observed_ingest, now=step.now)
+    return reconcile_instrument(
+        refs, observed, sync, step.status, refresh=refresh, ingest=ingest, workloads=workloads, **plan_args
+    )
 
 
 async def _riskpolicy(step: Pass, _context: OperatorContext) -> Plan:
@@ -188,6 +214,30 @@ def _register(info: KindInfo) -> None:
 
 
 kopf.index(GROUP, VERSION, "instruments", id=SYMBOLS_INDEX)(_instrument_symbol)
+
+
+@kopf.on.delete(GROUP, VERSION, "instruments", optional=True)
+async def stop_ingestor(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Local ingestors have no owner to be garbage-collected with; a cluster's Deployment does.
+
+    ``optional``: no finalizer, so a deletion never waits for the operator; an ingestor the
+    operator missed stopping is stopped by the next driver that starts it (its recorded group).
+    """
+    context: OperatorContext = memo.context
+    if not isinstance(context.workloads, LocalProcessDriver):
+        return
+    metadata = body["metadata"]
+    workload = ingestor_workload(
+        namespace=str(metadata["namespace"]),
+        name=str(metadata["name"]),
+        uid=str(metadata["uid"]),
+        spec=InstrumentSpec.model_validate(dict(body.spec)),
+        venue_name="-",
+        venue=VenueSpec(),
+    )
+    await asyncio.to_thread(context.workloads.delete, workload)
+
+
 for _info in KINDS:
     kopf.index(GROUP, VERSION, _info.plural, id=index_id(_info.plural))(_readiness)
     kopf.index(GROUP, VERSION, _info.plural, id=due_index_id(_info.plural))(_due)

@@ -25,6 +25,8 @@ DATA_FRESH = "DataFresh"
 CONFIRMATION_GRACE = timedelta(seconds=90)
 """A bar is final after its close plus the REST confirmation; later than this it is late."""
 CHECK_EVERY = timedelta(seconds=30)
+CHECK_SOON = timedelta(seconds=5)
+"""While the ingestor starts or catches up, status follows it closely."""
 _FIXED = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -191,12 +193,15 @@ def _fresh(
 def judge_ingest(observed: IngestObservation, *, now: datetime) -> IngestVerdict:
     lags = _lags(observed, now)
     ingest = _ingest_status(observed, lags)
+    ingesting = _ingesting(observed)
+    fresh = _fresh(observed, lags, ingest.get("lag"))
+    settled = ingesting[0] == "True" and fresh[0] == "True"
     return IngestVerdict(
         ingest=ingest,
         gaps=_gap_status(observed.gaps),
-        ingesting=_ingesting(observed),
-        fresh=_fresh(observed, lags, ingest.get("lag")),
-        next_check=now + CHECK_EVERY,
+        ingesting=ingesting,
+        fresh=fresh,
+        next_check=now + (CHECK_EVERY if settled else CHECK_SOON),
     )
 
 

@@ -16,12 +16,14 @@ from typing import Any
 
 from tradeplane.crds.common import Condition, format_duration
 from tradeplane.reconcilers.conditions import ConditionStatus, Outcome, Progress, set_condition
+from tradeplane.reconcilers.ingest import DATA_FRESH, INGESTING, IngestVerdict
 from tradeplane.reconcilers.kinds import conditions_of, status_with
 from tradeplane.reconcilers.plan import AuditEntry, Plan
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
 from tradeplane.runtime.venue import tradability
 from tradeplane.runtime.venue.snapshots import Snapshot
 from tradeplane.runtime.venue.tradability import Trading
+from tradeplane.runtime.workloads.spec import WorkloadSpec
 
 METADATA_READY = "MetadataReady"
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
@@ -138,15 +140,19 @@ def _audit(
     return (AuditEntry(before, after, verdict.outcome.reason, message, evidence=evidence),)
 
 
-def _plane_pending(verdict: Verdict) -> Outcome:
-    """Ready for the whole Instrument also needs market-data ingest, which is a later plane."""
+def _overall(verdict: Verdict, ingest: IngestVerdict | None) -> Outcome:
+    """Ready needs fresh metadata, a running ingestor holding its lease, and fresh, gap-free bars."""
     if verdict.outcome.progress is not Progress.READY:
         return verdict.outcome
+    if ingest is None:
+        return Outcome(Progress.PROGRESSING, "IngestorPending", "the ingestor workload is being created")
+    for status, reason, message in (ingest.ingesting, ingest.fresh):
+        if status != "True":
+            return Outcome(Progress.PROGRESSING, reason, message)
     return Outcome(
-        Progress.PROGRESSING,
-        "WaitingForPlane",
-        f"metadata {verdict.trading.lower()}: {verdict.outcome.message}; "
-        "market-data ingest is not available in this release yet",
+        Progress.READY,
+        "Ingesting",
+        f"metadata {verdict.trading.lower()}; {ingest.fresh[2]}; {ingest.ingesting[2]}",
     )
 
 
@@ -159,8 +165,11 @@ def reconcile_instrument(
     generation: int | None,
     now: datetime,
     refresh: timedelta,
+    ingest: IngestVerdict | None = None,
+    workloads: tuple[WorkloadSpec, ...] = (),
 ) -> Plan:
-    """``sync`` is None when the venue could not even be asked (its reference is missing)."""
+    """``sync`` is None when the venue could not even be asked (its reference is missing);
+    ``ingest`` is what the ingestor's data says, ``workloads`` the ingestor that must run."""
     missing = missing_references(refs, observed)
     if missing is not None or sync is None:
         outcome = missing or Outcome(Progress.PROGRESSING, "VenueNotFound", "the Venue is not readable")
@@ -169,19 +178,22 @@ def reconcile_instrument(
     metadata = metadata_status(sync, verdict, now=now, refresh=refresh)
     previous = (status or {}).get("metadata")
     fields: dict[str, Any] = {"metadata": metadata}
-    result = status_with(status, _plane_pending(verdict), generation=generation, now=now, **fields)
+    if ingest is not None:
+        fields["ingest"] = {**ingest.ingest, "nextCheckTime": _time(ingest.next_check)}
+        fields["gaps"] = ingest.gaps
+    result = status_with(status, _overall(verdict, ingest), generation=generation, now=now, **fields)
     conditions: list[Condition] = conditions_of(result)
     ready: ConditionStatus = "True" if verdict.outcome.progress is Progress.READY else "False"
-    conditions = set_condition(
-        conditions,
-        METADATA_READY,
-        ready,
-        verdict.outcome.reason,
-        verdict.outcome.message,
-        generation=generation,
-        now=now,
-    )
+    extra: list[tuple[str, ConditionStatus, str, str]] = [
+        (METADATA_READY, ready, verdict.outcome.reason, verdict.outcome.message)
+    ]
+    if ingest is not None:
+        extra += [(INGESTING, *ingest.ingesting), (DATA_FRESH, *ingest.fresh)]
+    for condition_type, condition_status, reason, message in extra:
+        conditions = set_condition(
+            conditions, condition_type, condition_status, reason, message, generation=generation, now=now
+        )
     result["conditions"] = [c.to_k8s() for c in conditions]
     if metadata is None:
         result.pop("metadata", None)
-    return Plan(status=result, audit=_audit(previous, metadata, verdict))
+    return Plan(status=result, audit=_audit(previous, metadata, verdict), workloads=workloads)

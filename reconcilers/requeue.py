@@ -47,9 +47,13 @@ def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | 
         reason.endswith("NotFound") or reason in UNWATCHED_SECRET_REASONS or reason in VENUE_FAILURE_REASONS
     ):
         return DUE_NOW
-    synced = _parse_time(status.get("nextSyncTime") or (status.get("metadata") or {}).get("nextSyncTime"))
-    if synced is not None:
-        return synced
+    planned = [
+        _parse_time(status.get("nextSyncTime")),
+        _parse_time((status.get("metadata") or {}).get("nextSyncTime")),
+        _parse_time((status.get("ingest") or {}).get("nextCheckTime")),
+    ]
+    if due := [time for time in planned if time is not None]:
+        return min(due)
     if kind != "RiskPolicy" or status.get("state") != "HALTED":
         return None
     requested = status.get("requested") or {}

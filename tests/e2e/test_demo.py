@@ -61,11 +61,19 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
         assert status.returncode == 0, status.stdout + status.stderr
         assert "unhealthy" not in status.stdout and "stopped" not in status.stdout
         assert "tradeplane-operator" in status.stdout and "venue-simulator" in status.stdout
+        # the operator started the sample Instrument's ingestor: Ready once it holds its lease and
+        # has fresh, gap-free bars; `kubectl get instruments` shows lag and gap counts
+        ready = '--for=jsonpath={.status.conditions[?(@.type=="Ready")].reason}=Ingesting'
+        wait = ["wait", "instruments/xaut-usdt", "-n", "default", ready, "--timeout=120s"]
+        kubectl(wait, kubeconfig, timeout=150)
+        listed_instruments = kubectl(["get", "instruments", "-A"], kubeconfig).stdout
+        header, row = listed_instruments.splitlines()[:2]
+        assert "LAG" in header and "GAPS" in header and "Open" in row
         # every sample was reconciled with an honest condition: the Venue synced with the simulator,
         # the RiskPolicy is active, the others wait for planes that arrive later
         assert _ready_reasons(kubeconfig) == {
             "Venue/bingx-paper": ("True", "Synced"),
-            "Instrument/xaut-usdt": ("False", "WaitingForPlane"),
+            "Instrument/xaut-usdt": ("True", "Ingesting"),
             "FeatureSet/gold-1m": ("False", "WaitingForPlane"),
             "Model/gold-ppo": ("False", "WaitingForPlane"),
             "Rollout/gold-ppo": ("False", "WaitingForPlane"),
@@ -80,6 +88,7 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
             health[f"{obj['kind']}/{obj['metadata']['name']}"] = verdict
         assert health.pop("RiskPolicy/paper-gold") == "Healthy"
         assert health.pop("Venue/bingx-paper") == "Healthy"
+        assert health.pop("Instrument/xaut-usdt") == "Healthy"
         assert set(health.values()) == {"Progressing"}
         # the sample Instrument carries its metadata snapshot, shown by `kubectl get -o wide`
         wide = kubectl(["get", "instruments", "-A", "-o", "wide"], kubeconfig).stdout

@@ -57,7 +57,8 @@ def test_instrument_waits_for_its_venue_and_converges_when_it_appears(
     # no edit of the Instrument; its Venue's Secret is not there, but contract metadata is public
     create_all(crds_installed, namespace, tmp_path, [on_simulator("Venue", venue_sim)])
     wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "MetadataReady", "MetadataFresh")
-    wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "Ready", "WaitingForPlane")
+    # the operator starts the ingestor; Ready once it holds its lease and every interval has fresh bars
+    wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "Ready", "Ingesting")
     converged = get_object(crds_installed, namespace, "Instrument", "xaut-usdt")
     assert converged["status"]["observedGeneration"] == converged["metadata"]["generation"]
     # no finalizer: deleting an object never waits for the operator to be up

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tradeplane.reconcilers.conditions import Outcome, Progress
+from tradeplane.reconcilers.ingest import GapCounts, IngestObservation, judge_ingest
 from tradeplane.reconcilers.instrument import (
     METADATA_READY,
     SyncResult,
@@ -21,6 +22,7 @@ from tradeplane.runtime.venue.metadata import normalise_contract
 from tradeplane.runtime.venue.sim.catalog import CATALOG
 from tradeplane.runtime.venue.snapshots import Snapshot, SnapshotKey
 from tradeplane.runtime.venue.tradability import contract_document
+from tradeplane.runtime.workloads.spec import WorkloadStatus
 
 pytestmark = pytest.mark.unit
 
@@ -64,8 +66,8 @@ def test_fresh_online_snapshot_opens_trading_and_shows_the_key_values() -> None:
     assert metadata["nextSyncTime"] == "2026-03-02T13:00:00Z"
     conditions = _conditions(plan.status)
     assert conditions[METADATA_READY] == ("True", "MetadataFresh")
-    # Ready also needs market-data ingest, which is a later plane: honestly not Ready yet
-    assert conditions["Ready"] == ("False", "WaitingForPlane")
+    # Ready also needs the ingestor running with fresh bars: not Ready until then
+    assert conditions["Ready"] == ("False", "IngestorPending")
     [entry] = plan.audit
     assert (entry.from_state, entry.to_state) == ("Missing", "v1:Fresh/Open")
     assert "sha256:" + entry.evidence["contract"] == metadata["fingerprint"]
@@ -193,3 +195,44 @@ def test_fees_and_tiers_are_reread_only_when_due() -> None:
     assert fees_due(status, ["XAUT-USDT", "PAXG-USDT"], generation=1, now=T0, refresh=day), "a new symbol"
     assert fees_due(status, ["XAUT-USDT"], generation=2, now=T0, refresh=day), "the spec changed"
     assert fees_due(None, [], generation=1, now=T0, refresh=day), "never read"
+
+
+def test_ready_needs_metadata_an_ingestor_with_its_lease_and_fresh_bars() -> None:
+    running = WorkloadStatus(exists=True, ready=True, running=True)
+    fresh = IngestObservation(running, "ingest-x", "host:1:a", {"1m": T0 - timedelta(minutes=1)}, GapCounts())
+    verdict = judge_ingest(fresh, now=T0 + timedelta(seconds=10))
+    plan = reconcile_instrument(
+        [VENUE],
+        FOUND,
+        SyncResult(snapshot=_snapshot()),
+        None,
+        generation=1,
+        now=T0,
+        refresh=REFRESH,
+        ingest=verdict,
+    )
+    conditions = _conditions(plan.status)
+    assert conditions["Ready"] == ("True", "Ingesting")
+    assert conditions["Ingesting"] == ("True", "Ingesting") and conditions["DataFresh"] == (
+        "True",
+        "DataFresh",
+    )
+    assert plan.status["ingest"]["leaseHolder"] == "host:1:a" and plan.status["gaps"] == {
+        "open": 0,
+        "healed": 0,
+    }
+    stopped = judge_ingest(IngestObservation(WorkloadStatus(exists=False), "ingest-x"), now=T0)
+    plan = reconcile_instrument(
+        [VENUE],
+        FOUND,
+        SyncResult(snapshot=_snapshot()),
+        None,
+        generation=1,
+        now=T0,
+        refresh=REFRESH,
+        ingest=stopped,
+    )
+    assert _conditions(plan.status)["Ready"][1] == "IngestorNotRunning"
+    assert recheck_due("Instrument", {}, plan.status) == T0 + timedelta(seconds=5), (
+        "a starting ingestor is watched closely"
+    )
