@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from harness.cluster import ClusterHandle
 from harness.crds import resource
@@ -66,6 +68,17 @@ class Operator:
 def migrated(database_url: str) -> str:
     upgrade(database_url)
     return database_url
+
+
+@pytest.fixture
+async def engine(migrated: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the migrated database; NullPool: every connect() is a separate server connection,
+    as the concurrency tests need."""
+    created = create_async_engine(migrated, poolclass=NullPool)
+    try:
+        yield created
+    finally:
+        await created.dispose()
 
 
 @pytest.fixture

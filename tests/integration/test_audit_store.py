@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,16 +71,6 @@ def tamper(url: str, *statements: str) -> None:
 def migrated(database_url: str) -> str:
     migrate.upgrade(database_url)
     return database_url
-
-
-@pytest.fixture
-async def engine(migrated: str) -> AsyncIterator[AsyncEngine]:
-    # NullPool: every connect() is a real, separate server connection (the concurrency test needs 20).
-    created = create_async_engine(migrated, poolclass=NullPool)
-    try:
-        yield created
-    finally:
-        await created.dispose()
 
 
 def test_upgrade_from_empty_includes_the_audit_log(database_url: str) -> None:

@@ -4,7 +4,6 @@ concurrent writers, and what the application role may change."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -33,15 +32,6 @@ def _valid(tick: str) -> Observation:
     normalised = {"tick_size": tick}
     raw = {"symbol": "XAUT-USDT", "pricePrecision": Decimal("2"), "makerFeeRate": Decimal("0.00020")}
     return Observation(raw=raw, normalised=normalised, fingerprint=sha256_fingerprint(normalised))
-
-
-@pytest.fixture
-async def engine(migrated: str) -> AsyncIterator[AsyncEngine]:
-    created = create_async_engine(migrated, poolclass=NullPool)
-    try:
-        yield created
-    finally:
-        await created.dispose()
 
 
 async def test_same_content_confirms_a_change_is_a_new_version(engine: AsyncEngine) -> None:

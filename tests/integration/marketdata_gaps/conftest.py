@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from integration.marketdata_gaps.gapkit import HISTORY_MINUTES, SYMBOL
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.runtime.marketdata.gaps import GapMetrics
 from tradeplane.runtime.marketdata.lease import PlainWriter
@@ -38,13 +37,6 @@ async def client(sim: VenueSimulator) -> AsyncIterator[BingXClient]:
         sim.rest_url, retry=RetryPolicy(attempts=3, base_delay_s=0.001, max_delay_s=0.002)
     ) as venue:
         yield venue
-
-
-@pytest.fixture
-async def engine(migrated: str) -> AsyncIterator[AsyncEngine]:
-    created = create_async_engine(migrated, poolclass=NullPool)
-    yield created
-    await created.dispose()
 
 
 @pytest.fixture
