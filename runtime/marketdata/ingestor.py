@@ -152,7 +152,15 @@ class Ingestor:
 
     async def _lead(self, lease: Lease, stopping: asyncio.Event) -> None:
         writer = FencedWriter(self.engine, lease)
-        await self._start(writer)
+        while not stopping.is_set():
+            try:
+                await self._start(writer)
+                break
+            except (VenueError, DBAPIError, OperationalError, OSError) as error:
+                # a 429/5xx storm or a database restart during backfill: every step is idempotent
+                log.warning("ingest.start.failed", error=type(error).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), RETRY_S)
         async with asyncio.TaskGroup() as tasks:
             stop_all = tasks.create_task(stopping.wait())
             workers = [
