@@ -75,7 +75,10 @@ class Ingestor:
         self.changed = asyncio.Condition()
         self.lease_lost = 0
         self._sweep_now = asyncio.Event()
-        self._next_funding: datetime | None = None
+        self.next_funding: datetime | None = None
+        """The settlement whose rate is read once the venue's clock passes it plus the delay."""
+        self._funding_behind = True
+        """The last day's settlements are read once per leading phase, before waiting for the next."""
         self._heal_due = False
         self.connection_id: str | None = None
         self.connections = 0
@@ -196,6 +199,8 @@ class Ingestor:
             begin = grid.next_open(latest, interval) if latest is not None else lookback_start
             self.frontier[interval] = grid.floor_open(max(begin, lookback_start), interval)
         self._heal_due = True
+        self._funding_behind = True
+        self.next_funding = None
         self._sweep_now.set()
 
     async def _read(self, writer: FencedWriter) -> None:
@@ -300,8 +305,7 @@ class Ingestor:
         self.metrics.heal_seconds.observe(asyncio.get_running_loop().time() - started)
 
     async def _confirm(self, writer: FencedWriter) -> None:
-        if self.venue_now is None:
-            return
+        assert self.venue_now is not None  # _start read the venue's clock before any sweep
         horizon = self.venue_now - self.config.confirm_delay
         if self._heal_due and self.config.gap_healing:
             self._heal_due = False
@@ -326,14 +330,25 @@ class Ingestor:
         await self._notify()
 
     async def _funding(self, writer: FencedWriter) -> None:
-        if self._next_funding is None:
+        if self.next_funding is None:
             index = await self.client.premium_index(self.config.symbol)
-            self._next_funding = grid.from_ms(index.next_funding_time_ms)
-        due = self._next_funding + self.config.funding_delay
+            upcoming = grid.from_ms(index.next_funding_time_ms)
+            if self._funding_behind:  # settlements passed while this process was not leading
+                await backfill_funding(
+                    self.client,
+                    writer,
+                    self.config.key,
+                    upcoming - timedelta(days=1),
+                    upcoming,
+                    received_at=datetime.now(UTC),
+                )
+                self._funding_behind = False
+            self.next_funding = upcoming
+        due = self.next_funding + self.config.funding_delay
         if self.venue_now is None or self.venue_now < due:
             return
-        start = self._next_funding - timedelta(days=1)
+        start = self.next_funding - timedelta(days=1)
         await backfill_funding(
-            self.client, writer, self.config.key, start, self._next_funding, received_at=datetime.now(UTC)
+            self.client, writer, self.config.key, start, self.next_funding, received_at=datetime.now(UTC)
         )
-        self._next_funding = None
+        self.next_funding = None

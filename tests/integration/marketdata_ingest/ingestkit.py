@@ -3,13 +3,14 @@ holds, and ``tradeplane ingest`` as a real child process whose output is followe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,17 @@ from harness.postgres import fetch
 
 from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_cli import READY
+from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
+from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.store.engine import create_engine
+from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import VenueSimulator
 
 SYMBOL = "XAUT-USDT"
+BOUND_S = 60
+SECOND_MS = 1000
 KEY = MarketKey("tests/sim", SYMBOL)
 TRADEPLANE = str(Path(sys.executable).parent / "tradeplane")
 Bars = dict[datetime, tuple[Decimal, ...]]
@@ -115,3 +123,41 @@ def start_ingest(
         child.stop()
         raise RuntimeError(f"ingest did not start: {log.read_text()[-3000:]}")
     return child
+
+
+async def run(
+    url: str,
+    sim: VenueSimulator,
+    *,
+    seconds: int,
+    ws_url: str | None = None,
+    every_second: Callable[[int], Awaitable[None]] | None = None,
+    ready: Callable[[Ingestor], bool] = lambda i: True,
+    **overrides: Any,
+) -> tuple[Ingestor, int]:
+    """Run the ingestor while the clock advances ``seconds``, then until every finished bar is
+    confirmed; returns it (stopped) and the simulated end time."""
+    engine = create_engine(url)
+    values: dict[str, Any] = {"lookback": timedelta(minutes=30)} | overrides
+    config = IngestConfig(KEY, sim.rest_url, ws_url or sim.ws_url, **values)
+    try:
+        async with BingXClient(sim.rest_url) as client:
+            ingestor = Ingestor(config, engine, client, metrics=IngestMetrics())
+            stopping = asyncio.Event()
+            task = asyncio.create_task(ingestor.run(stopping))
+            async with asyncio.timeout(BOUND_S):
+                await ingestor.wait_until(lambda i: bool(i.frontier) and i.connections >= 1 and ready(i))
+            for second in range(1, seconds + 1):
+                await sim.clock.advance(SECOND_MS)
+                if every_second is not None:
+                    await every_second(second)
+            await sim.clock.advance(5 * SECOND_MS)
+            end_ms = sim.clock.now_ms()
+            target = from_ms(end_ms - end_ms % 60_000)
+            async with asyncio.timeout(BOUND_S):
+                await ingestor.wait_until(lambda i: i.frontier.get("1m", target) >= target)
+            stopping.set()
+            await task
+    finally:
+        await engine.dispose()
+    return ingestor, end_ms

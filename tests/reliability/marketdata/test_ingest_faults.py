@@ -9,30 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from itertools import cycle
-from typing import Any
 
 import pytest
 from harness.postgres import PostgresServer, fetch
-from integration.marketdata_ingest.ingestkit import KEY, SYMBOL, stored_bars, truth
+from integration.marketdata_ingest.ingestkit import SECOND_MS, SYMBOL, run, stored_bars, truth
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from tradeplane.runtime.marketdata.grid import from_ms
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
-from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
-from tradeplane.runtime.marketdata.ingestor import Ingestor
-from tradeplane.runtime.store.engine import create_engine
-from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.faults import RestFault
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
-
-BOUND_S = 60
-SECOND_MS = 1000
 
 
 @contextlib.asynccontextmanager
@@ -42,43 +33,6 @@ async def simulator() -> AsyncIterator[VenueSimulator]:
     )
     async with VenueSimulator(config) as sim:
         yield sim
-
-
-async def run(
-    url: str,
-    sim: VenueSimulator,
-    *,
-    seconds: int,
-    ws_url: str | None = None,
-    every_second: Callable[[int], Awaitable[None]] | None = None,
-    **overrides: Any,
-) -> tuple[Ingestor, int]:
-    """Run the ingestor while the clock advances ``seconds``, then until every finished bar is
-    confirmed; returns it (stopped) and the simulated end time."""
-    engine = create_engine(url)
-    values: dict[str, Any] = {"lookback": timedelta(minutes=30)} | overrides
-    config = IngestConfig(KEY, sim.rest_url, ws_url or sim.ws_url, **values)
-    try:
-        async with BingXClient(sim.rest_url) as client:
-            ingestor = Ingestor(config, engine, client, metrics=IngestMetrics())
-            stopping = asyncio.Event()
-            task = asyncio.create_task(ingestor.run(stopping))
-            async with asyncio.timeout(BOUND_S):
-                await ingestor.wait_until(lambda i: bool(i.frontier) and i.connections >= 1)
-            for second in range(1, seconds + 1):
-                await sim.clock.advance(SECOND_MS)
-                if every_second is not None:
-                    await every_second(second)
-            await sim.clock.advance(5 * SECOND_MS)
-            end_ms = sim.clock.now_ms()
-            target = from_ms(end_ms - end_ms % 60_000)
-            async with asyncio.timeout(BOUND_S):
-                await ingestor.wait_until(lambda i: i.frontier.get("1m", target) >= target)
-            stopping.set()
-            await task
-    finally:
-        await engine.dispose()
-    return ingestor, end_ms
 
 
 def expected_bars(sim: VenueSimulator, end_ms: int, since: object) -> dict[object, tuple[object, ...]]:
@@ -126,7 +80,16 @@ async def test_rate_limit_and_5xx_storm_during_backfill_completes_exactly(migrat
         ]
         for fault in storm:
             sim.faults.add(fault)
-        _ingestor, end_ms = await run(migrated, sim, seconds=90, backfill_from=backfill_from)
+
+        async def second_storm(second: int) -> None:
+            if second == 30:  # while streaming: the confirmation sweep meets it
+                sim.faults.add(
+                    RestFault(kind="status", path="/openApi/swap/v3/quote/klines", count=8, status=503)
+                )
+
+        _ingestor, end_ms = await run(
+            migrated, sim, seconds=90, backfill_from=backfill_from, every_second=second_storm
+        )
         assert sim.faults.rest == []  # every injected failure was met
         expected = expected_bars(sim, end_ms, backfill_from)
     assert stored_bars(migrated) == expected
@@ -182,7 +145,7 @@ async def corrupting_proxy(upstream: str, every: int) -> AsyncIterator[tuple[str
 async def test_malformed_frames_are_counted_journaled_and_skipped(migrated: str) -> None:
     async with simulator() as sim, corrupting_proxy(sim.ws_url, every=7) as (proxy_url, injected):
         start_ms = sim.clock.now_ms()
-        ingestor, end_ms = await run(migrated, sim, seconds=150, ws_url=proxy_url)
+        ingestor, end_ms = await run(migrated, sim, seconds=150, ws_url=proxy_url, flush_frames=50)
         expected = expected_bars(sim, end_ms, from_ms(start_ms - 1_800_000))
     kinds = sorted(set(injected))
     assert kinds == ["gzip", "json", "schema", "topic"] and len(injected) >= 50
