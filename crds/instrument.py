@@ -149,7 +149,9 @@ class IngestStatus(CamelModel):
     """The ingestor workload and how far behind the exchange it is."""
 
     workload: Annotated[str, StringConstraints(max_length=253)] | None = None
-    lag: Annotated[AnyDuration | None, Field(description="Worst lag over all streams.")] = None
+    lag: Annotated[
+        AnyDuration | None, Field(description="Lag of the finest kline interval behind its last closed bar.")
+    ] = None
     streams: Annotated[
         list[StreamLag],
         Field(

@@ -142,9 +142,10 @@ def _ingest_status(observed: IngestObservation, lags: Mapping[str, timedelta | N
             row["lastEventTime"] = _time(opened + bar_duration(interval))
         streams.append(row)
     ingest: dict[str, object] = {"workload": observed.workload_name, "streams": streams}
-    known = [lag for lag in lags.values() if lag is not None]
+    # the headline lag is the finest interval's: a 1h bar is naturally up to an hour old
+    known = sorted((bar_duration(i), lag) for i, lag in lags.items() if lag is not None)
     if known:
-        ingest["lag"] = format_duration(_whole(max(known)))
+        ingest["lag"] = format_duration(_whole(known[0][1]))
     closes = [o + bar_duration(i) for i, o in observed.last_closed.items() if o is not None]
     if closes:
         ingest["lastBarTime"] = _time(max(closes))
@@ -178,7 +179,7 @@ def _ingesting(observed: IngestObservation) -> tuple[ConditionStatus, str, str]:
 
 
 def _fresh(
-    observed: IngestObservation, lags: Mapping[str, timedelta | None], worst: object
+    observed: IngestObservation, lags: Mapping[str, timedelta | None], lag: object
 ) -> tuple[ConditionStatus, str, str]:
     stale = sorted(i for i, lag in lags.items() if lag is None or lag > CONFIRMATION_GRACE + bar_duration(i))
     if not lags:
@@ -187,7 +188,7 @@ def _fresh(
         return ("False", "DataStale", f"no recent closed bar for {', '.join(stale)}")
     if observed.gaps.open:
         return ("False", "OpenGaps", f"{observed.gaps.open} open gap(s) not healed yet")
-    return ("True", "DataFresh", f"every interval has its last closed bar; worst lag {worst}")
+    return ("True", "DataFresh", f"every interval has its last closed bar; lag {lag}")
 
 
 def judge_ingest(observed: IngestObservation, *, now: datetime) -> IngestVerdict:
