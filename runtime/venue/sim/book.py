@@ -1,19 +1,19 @@
 """The synthetic order book and its ``@incrDepth`` diff stream.
 
-Levels sit one tick apart outside a calibrated half spread around the last price; quantities grow
-with the distance from the touch and carry a seeded factor that depends only on (seed, symbol,
-second), so the same instant always shows the same book. ``IncrementalDepth`` turns successive
-books into BingX's ``action: "all"`` snapshot plus ``"update"`` diffs with contiguous
-``lastUpdateId`` (quantity ``0`` deletes a level).
+Levels sit one tick apart outside a calibrated half spread around the last price. A price level's
+resting quantity belongs to that price (a seeded draw per (seed, symbol, price)), and each second a
+few levels are re-drawn, as orders come and go in a real book; so successive books differ in a
+handful of levels, not all of them, and the same instant always shows the same book.
+``IncrementalDepth`` turns successive books into BingX's ``action: "all"`` snapshot plus
+``"update"`` diffs with contiguous ``lastUpdateId`` (quantity ``0`` deletes a level).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from tradeplane.runtime.venue.sim.views import Book, Level
 
@@ -21,29 +21,36 @@ if TYPE_CHECKING:
     from tradeplane.runtime.venue.sim.market import SymbolMarket
 
 BOOK_STREAM = 5
-GROWTH = 0.15
+CHURN_LEVELS = 3
+"""Levels per side whose resting quantity changes in a given second."""
+
+
+def _level_factor(seed: int, symbol: str, tick: int, second: int) -> float:
+    """A stable draw in [0.5, 2.5) for one price level, moving only in the seconds it churns."""
+    digest = hashlib.blake2b(f"{seed}:{symbol}:{tick}:{second}".encode(), digest_size=8).digest()
+    return 0.5 + 2.0 * int.from_bytes(digest, "big") / 2**64
 
 
 def build(market: SymbolMarket, *, levels: int) -> Book:
     from tradeplane.runtime.venue.sim.market import generator  # noqa: PLC0415 - market imports this module
 
+    second = market.now_ms // 1000
     half_spread = market.spec.calibration.half_spread_ticks
-    factors = generator(market.seed, market.spec.symbol, BOOK_STREAM, market.now_ms // 1000).uniform(
-        0.5, 1.5, (2, levels)
+    churn = generator(market.seed, market.spec.symbol, BOOK_STREAM, second).integers(
+        0, levels, (2, CHURN_LEVELS)
     )
-    growth = 1 + GROWTH * np.arange(levels)
-    steps = np.maximum(1, np.rint(market.level_steps * growth * factors)).astype(np.int64)
     bid_top = max(1, market.price - half_spread)
     ask_top = market.price + half_spread
-    bids = tuple(
-        (market.price_decimal(bid_top - index), market.quantity_decimal(int(steps[0][index])))
-        for index in range(levels)
-        if bid_top - index > 0
-    )
-    asks = tuple(
-        (market.price_decimal(ask_top + index), market.quantity_decimal(int(steps[1][index])))
-        for index in range(levels)
-    )
+
+    def level(side: int, index: int, tick: int) -> Level:
+        moved = second if index in churn[side] else 0
+        steps = max(
+            1, round(market.level_steps * _level_factor(market.seed, market.spec.symbol, tick, moved))
+        )
+        return (market.price_decimal(tick), market.quantity_decimal(steps))
+
+    bids = tuple(level(0, index, bid_top - index) for index in range(levels) if bid_top - index > 0)
+    asks = tuple(level(1, index, ask_top + index) for index in range(levels))
     return Book(bids, asks, market.now_ms)
 
 
