@@ -22,6 +22,7 @@ from tradeplane.runtime.marketdata.gaps import GapEvent, GapState, list_gaps
 from tradeplane.runtime.store.engine import create_engine, database_url, masked, run_sync
 
 console = Console()
+TABLE_WIDTH = 180
 COLUMNS = (
     "market",
     "symbol",
@@ -97,4 +98,5 @@ def gaps(
     if not events:
         console.print("no gap events", highlight=False)
         return
-    console.print(gaps_table(events))
+    # never squeeze times and ids into ellipses: a gap table is read, copied and pasted
+    Console(width=max(console.width, TABLE_WIDTH)).print(gaps_table(events))
