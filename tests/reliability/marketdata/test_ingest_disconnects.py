@@ -5,11 +5,11 @@ different). Simulated time moves only when the test advances the manual clock.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from integration.marketdata_ingest.ingestkit import truth
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,7 +17,6 @@ from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey, candles
-from tradeplane.runtime.store.engine import create_engine
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 
@@ -26,29 +25,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 SYMBOL = "XAUT-USDT"
 KEY = MarketKey("tests/sim", SYMBOL)
 BOUND_S = 60
-
-
-@pytest.fixture
-async def engine(migrated: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(migrated)
-    yield engine
-    await engine.dispose()
-
-
-def truth(sim: VenueSimulator, before_ms: int) -> dict[object, tuple[Decimal, ...]]:
-    market = sim.market[SYMBOL]
-    price, qty = market.price_decimal, market.quantity_decimal
-    return {
-        from_ms(bar.open_time): (
-            price(bar.open),
-            price(bar.high),
-            price(bar.low),
-            price(bar.close),
-            qty(bar.volume),
-        )
-        for bar in market.bars
-        if bar.open_time + 60_000 <= before_ms
-    }
 
 
 async def stored(engine: AsyncEngine, since: object) -> dict[object, tuple[Decimal, ...]]:
