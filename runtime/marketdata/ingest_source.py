@@ -79,7 +79,8 @@ async def raw_frames(
                 if connections > 1:
                     yield Reconnected(connection_id)
                 while True:
-                    message = await asyncio.wait_for(socket.recv(), idle_timeout_s)
+                    async with asyncio.timeout(idle_timeout_s):  # not wait_for: see waiting.py
+                        message = await socket.recv()
                     failures = 0  # only a socket that delivers resets the backoff (accept, close: back off)
                     if _is_ping(message):
                         await socket.send("Pong")

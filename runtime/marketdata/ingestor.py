@@ -38,6 +38,7 @@ from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.ingest_source import RawFrame, Reconnected, raw_frames
 from tradeplane.runtime.marketdata.lease import FencedWriter, Lease, LeaseLost, release, renew, wait_for_lease
+from tradeplane.runtime.marketdata.waiting import wait_or_timeout
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.errors import VenueError
 
@@ -148,8 +149,7 @@ class Ingestor:
                 )
             except (DBAPIError, OperationalError, OSError) as error:
                 log.warning("ingest.lease.unreachable", error=type(error).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), RETRY_S)
+                await wait_or_timeout(stopping, RETRY_S)
                 if stopping.is_set():
                     return None
 
@@ -162,8 +162,7 @@ class Ingestor:
             except (VenueError, DBAPIError, OperationalError, OSError) as error:
                 # a 429/5xx storm or a database restart during backfill: every step is idempotent
                 log.warning("ingest.start.failed", error=type(error).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), RETRY_S)
+                await wait_or_timeout(stopping, RETRY_S)
         async with asyncio.TaskGroup() as tasks:
             stop_all = tasks.create_task(stopping.wait())
             workers = [
@@ -271,8 +270,7 @@ class Ingestor:
         """Flush on the interval, confirm and heal bars whose grace has passed, poll funding."""
         interval_s = self.config.flush_interval.total_seconds()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sweep_now.wait(), interval_s)
+            await wait_or_timeout(self._sweep_now, interval_s)
             self._sweep_now.clear()
             await self._flush(writer)
             try:

@@ -13,7 +13,6 @@ suffix): a restarted process that reused its predecessor's name would share its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.marketdata.waiting import wait_or_timeout
 
 _ACQUIRE = text("""
     INSERT INTO tradeplane.market_leases AS held
@@ -155,8 +155,7 @@ async def wait_for_lease(
         lease = await acquire(engine, key, holder, ttl=ttl)
         if lease is not None:
             return lease
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=poll_s)
+        await wait_or_timeout(stopping, poll_s)
     return None
 
 
