@@ -133,10 +133,11 @@ async def run(
     ws_url: str | None = None,
     every_second: Callable[[int], Awaitable[None]] | None = None,
     ready: Callable[[Ingestor], bool] = lambda i: True,
+    done: Callable[[Ingestor], bool] = lambda i: True,
     **overrides: Any,
 ) -> tuple[Ingestor, int]:
     """Run the ingestor while the clock advances ``seconds``, then until every finished bar is
-    confirmed; returns it (stopped) and the simulated end time."""
+    confirmed and ``done`` holds; returns it (stopped) and the simulated end time."""
     engine = create_engine(url)
     values: dict[str, Any] = {"lookback": timedelta(minutes=30)} | overrides
     config = IngestConfig(KEY, sim.rest_url, ws_url or sim.ws_url, **values)
@@ -155,7 +156,7 @@ async def run(
             end_ms = sim.clock.now_ms()
             target = from_ms(end_ms - end_ms % 60_000)
             async with asyncio.timeout(BOUND_S):
-                await ingestor.wait_until(lambda i: i.frontier.get("1m", target) >= target)
+                await ingestor.wait_until(lambda i: i.frontier.get("1m", target) >= target and done(i))
             stopping.set()
             await task
     finally:

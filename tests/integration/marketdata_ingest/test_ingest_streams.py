@@ -44,6 +44,8 @@ async def test_funding_depth_resync_and_stream_gap(migrated: str) -> None:
             every_second=drop_a_while,
             depth=True,
             ready=lambda i: i.next_funding is not None,
+            # the settlement's poll runs in the sweep after the bar confirmations: wait for it too
+            done=lambda i: i.next_funding is None or i.next_funding > from_ms(SETTLEMENT_MS),
         )
         expected = {t: v for t, v in truth(sim, end_ms).items() if t >= from_ms(start_ms - 1_800_000)}
         settlement = sim.market.funding_between(SYMBOL, SETTLEMENT_MS - 1, SETTLEMENT_MS)
