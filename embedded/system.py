@@ -18,10 +18,11 @@ from tradeplane.embedded.cluster import ComponentStatus, LocalCluster
 from tradeplane.embedded.components import LOOPBACK
 from tradeplane.embedded.kubectl import kubectl, readyz
 from tradeplane.embedded.operator_process import LocalOperator
-from tradeplane.embedded.paths import project_root
+from tradeplane.embedded.paths import project_root, state_dir
 from tradeplane.embedded.postgres import EmbeddedPostgres
 from tradeplane.embedded.venue_process import SAMPLE_PORT, LocalVenueSimulator
 from tradeplane.runtime.store.migrate import upgrade
+from tradeplane.runtime.workloads.local import stop_recorded_workloads
 
 SAMPLES_DIR = Path("manifests") / "samples"
 
@@ -153,7 +154,9 @@ class EmbeddedSystem:
 
     def down(self) -> list[str]:
         """Stop what ``up`` started, dependents first: operator, simulator, database, control plane."""
-        return [*self.operator.down(), *self.venue.down(), *self.postgres.down(), *self.cluster.down()]
+        operator = self.operator.down()
+        workloads = stop_recorded_workloads(state_dir() / "workloads")
+        return [*operator, *workloads, *self.venue.down(), *self.postgres.down(), *self.cluster.down()]
 
     def status(self) -> SystemStatus:
         database = self.postgres.status()

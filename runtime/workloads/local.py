@@ -187,6 +187,32 @@ class _Supervised:
             )
 
 
+def _stop_recorded(path: Path, timeout: float) -> str | None:
+    record = statefile.read(
+        path, lambda data: ProcessRecord.from_json(data["process"]) if data.get("process") else None
+    )
+    if record is None or not processes.is_running(record):
+        return None
+    log.info("stopping %s left running by a previous driver (pid %d)", record.name, record.pid)
+    processes.stop([record], timeout=timeout)
+    return record.name
+
+
+def stop_recorded_workloads(state_root: Path, timeout: float = processes.STOP_TIMEOUT_SECONDS) -> list[str]:
+    """Stop every workload a driver rooted at ``state_root`` recorded and left running.
+
+    ``tradeplane down`` calls it after stopping the operator: an operator killed before its own
+    cleanup would otherwise leave its children (ingestors) running with no supervisor.
+    """
+    stopped = []
+    for path in sorted((state_root / "workloads").glob("*.json")):
+        name = _stop_recorded(path, timeout)
+        if name is not None:
+            stopped.append(name)
+        path.unlink(missing_ok=True)
+    return stopped
+
+
 class LocalProcessDriver:
     """Supervised child processes, one per workload; the operator owns it and calls ``close()``.
 
@@ -285,13 +311,7 @@ class LocalProcessDriver:
     def _stop_stale(self, spec: WorkloadSpec) -> None:
         """A previous driver (an operator that crashed) may have left this workload's child running;
         stop it by its recorded group so there are never two copies."""
-        record = statefile.read(
-            self._state_path(spec),
-            lambda data: ProcessRecord.from_json(data["process"]) if data.get("process") else None,
-        )
-        if record is not None and processes.is_running(record):
-            log.info("stopping %s left running by a previous driver (pid %d)", record.name, record.pid)
-            processes.stop([record], timeout=self.stop_timeout)
+        _stop_recorded(self._state_path(spec), self.stop_timeout)
 
     def _delay(self, failures: int) -> float:
         return min(self.backoff_initial * 2.0 ** max(failures - 1, 0), self.backoff_max)

@@ -18,7 +18,7 @@ import pytest
 from tradeplane import __version__
 from tradeplane.embedded.processes import ProcessRecord
 from tradeplane.runtime.workloads import RestartPolicy, SecretEnv, WorkloadKind, WorkloadSpec, WorkloadStatus
-from tradeplane.runtime.workloads.local import LocalProcessDriver
+from tradeplane.runtime.workloads.local import LocalProcessDriver, stop_recorded_workloads
 
 pytestmark = pytest.mark.integration
 
@@ -320,3 +320,17 @@ def test_default_state_root_is_the_state_dir(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("TRADEPLANE_HOME", str(tmp_path))
     with LocalProcessDriver() as driver:
         assert driver.log_path(spec("x", BLOCK)) == tmp_path / "logs" / "demo.x.log"
+
+
+def test_workloads_of_a_driver_that_never_closed_are_stopped_from_their_records(tmp_path: Path) -> None:
+    """What `tradeplane down` relies on after an operator was killed before its own cleanup."""
+    workload = spec("abandoned", BLOCK)
+    abandoned = LocalProcessDriver(state_root=tmp_path, stop_timeout=5)
+    abandoned.apply(workload)
+    eventually(lambda: abandoned.status(workload).running, "the child runs")
+    record = abandoned.process(workload)
+    assert record is not None
+    assert stop_recorded_workloads(tmp_path, timeout=5) == [record.name]
+    assert not alive(record.pid)
+    assert stop_recorded_workloads(tmp_path, timeout=5) == [], "the records are gone with the processes"
+    abandoned.close()
