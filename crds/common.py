@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -198,6 +198,22 @@ def format_duration(value: timedelta) -> str:
     minutes, seconds = divmod(rest, 60)
     parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n]
     return "".join(parts) or "0s"
+
+
+def format_time(value: datetime) -> str:
+    """``metav1.Time`` as status carries it: RFC 3339, UTC ``Z``, whole seconds."""
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: object) -> datetime | None:
+    """A status time back as an aware datetime; None for anything that is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def duration_check(minimum: str | None, maximum: str | None) -> AfterValidator:

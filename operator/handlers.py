@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from tradeplane.crds.common import GROUP, VERSION, KindInfo, parse_duration
+from tradeplane.crds.common import GROUP, VERSION, KindInfo, format_time, parse_duration
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicySpec
@@ -131,7 +131,7 @@ async def _venue_keeps_tiers_of(
         return
     synced = {row.get("symbol") for row in (venue.get("status") or {}).get("marginTiers") or []}
     if symbol not in synced:
-        stamp = step.now.isoformat().replace("+00:00", "Z")
+        stamp = format_time(step.now)
         await context.kube.annotate(
             "venues", step.namespace, venue["metadata"]["name"], {REQUESTED_AT: stamp}
         )

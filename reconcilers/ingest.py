@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tradeplane.crds.common import API_VERSION, format_duration, parse_duration
+from tradeplane.crds.common import API_VERSION, format_duration, format_time, parse_duration
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.reconcilers.conditions import ConditionStatus
@@ -70,7 +70,7 @@ def ingestor_workload(
     args.append("--mark-price" if streams.mark_price else "--no-mark-price")
     args.append("--funding" if streams.funding else "--no-funding")
     if spec.backfill_from is not None:
-        args += ["--backfill-from", spec.backfill_from.isoformat().replace("+00:00", "Z")]
+        args += ["--backfill-from", format_time(spec.backfill_from)]
     if not spec.gap_healing.enabled:
         args.append("--no-heal")
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
@@ -118,10 +118,6 @@ class IngestVerdict:
     next_check: datetime
 
 
-def _time(value: datetime) -> str:
-    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _lags(observed: IngestObservation, now: datetime) -> dict[str, timedelta | None]:
     """Per interval: how far the last closed bar's close is behind now (None: no bar yet)."""
     return {
@@ -139,7 +135,7 @@ def _ingest_status(observed: IngestObservation, lags: Mapping[str, timedelta | N
             "lag": format_duration(_whole(lag or timedelta(0))),
         }
         if opened is not None:
-            row["lastEventTime"] = _time(opened + bar_duration(interval))
+            row["lastEventTime"] = format_time(opened + bar_duration(interval))
         streams.append(row)
     ingest: dict[str, object] = {"workload": observed.workload_name, "streams": streams}
     # the headline lag is the finest interval's: a 1h bar is naturally up to an hour old
@@ -148,7 +144,7 @@ def _ingest_status(observed: IngestObservation, lags: Mapping[str, timedelta | N
         ingest["lag"] = format_duration(_whole(known[0][1]))
     closes = [o + bar_duration(i) for i, o in observed.last_closed.items() if o is not None]
     if closes:
-        ingest["lastBarTime"] = _time(max(closes))
+        ingest["lastBarTime"] = format_time(max(closes))
     if observed.lease_holder:
         ingest["leaseHolder"] = observed.lease_holder[:253]
     return ingest
@@ -161,11 +157,11 @@ def _gap_status(counts: GapCounts) -> dict[str, object]:
         gaps["oldestOpen"] = {
             "interval": interval or "-",
             "source": stream,
-            "start": _time(start),
-            "end": _time(end),
+            "start": format_time(start),
+            "end": format_time(end),
         }
     if counts.last_healed is not None:
-        gaps["lastHealedTime"] = _time(counts.last_healed)
+        gaps["lastHealedTime"] = format_time(counts.last_healed)
     return gaps
 
 

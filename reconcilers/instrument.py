@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tradeplane.crds.common import Condition, format_duration
+from tradeplane.crds.common import Condition, format_duration, format_time
 from tradeplane.reconcilers.conditions import ConditionStatus, Outcome, Progress, set_condition
 from tradeplane.reconcilers.ingest import DATA_FRESH, INGESTING, IngestVerdict
 from tradeplane.reconcilers.kinds import conditions_of, status_with
@@ -80,10 +80,10 @@ def metadata_status(
         "snapshotId": snapshot.id,
         "state": verdict.state,
         "trading": verdict.trading,
-        "fetchedTime": _time(snapshot.fetched_at),
-        "confirmedTime": _time(snapshot.confirmed_at),
-        "validUntil": _time(snapshot.valid_until),
-        "nextSyncTime": _time(next_sync),
+        "fetchedTime": format_time(snapshot.fetched_at),
+        "confirmedTime": format_time(snapshot.confirmed_at),
+        "validUntil": format_time(snapshot.valid_until),
+        "nextSyncTime": format_time(next_sync),
     }
     record = tradability.contract_of(snapshot)
     if record is None or snapshot.normalised is None:
@@ -113,12 +113,8 @@ def metadata_status(
     if isinstance(interval, int):
         status["fundingInterval"] = format_duration(timedelta(seconds=interval))
     if sync.next_funding_time is not None:
-        status["nextFundingTime"] = _time(sync.next_funding_time)
+        status["nextFundingTime"] = format_time(sync.next_funding_time)
     return {key: value for key, value in status.items() if value is not None}
-
-
-def _time(value: datetime) -> str:
-    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _state_label(metadata: Mapping[str, Any] | None) -> str:
@@ -179,7 +175,7 @@ def reconcile_instrument(
     previous = (status or {}).get("metadata")
     fields: dict[str, Any] = {"metadata": metadata}
     if ingest is not None:
-        fields["ingest"] = {**ingest.ingest, "nextCheckTime": _time(ingest.next_check)}
+        fields["ingest"] = {**ingest.ingest, "nextCheckTime": format_time(ingest.next_check)}
         fields["gaps"] = ingest.gaps
     result = status_with(status, _overall(verdict, ingest), generation=generation, now=now, **fields)
     conditions: list[Condition] = conditions_of(result)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tradeplane.crds.common import parse_duration
+from tradeplane.crds.common import parse_duration, parse_time
 from tradeplane.crds.riskpolicy import KillSwitch
 from tradeplane.reconcilers.conditions import raw_ready
 
@@ -28,16 +28,6 @@ VENUE_FAILURE_REASONS = frozenset(
 """Verdicts about the exchange before anything was stored: retried at every sweep."""
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | None) -> datetime | None:
     """The time from which the object should be reconciled again, or None if it need not be."""
     status = status or {}
@@ -48,17 +38,17 @@ def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | 
     ):
         return DUE_NOW
     planned = [
-        _parse_time(status.get("nextSyncTime")),
-        _parse_time((status.get("metadata") or {}).get("nextSyncTime")),
-        _parse_time((status.get("ingest") or {}).get("nextCheckTime")),
+        parse_time(status.get("nextSyncTime")),
+        parse_time((status.get("metadata") or {}).get("nextSyncTime")),
+        parse_time((status.get("ingest") or {}).get("nextCheckTime")),
     ]
     if due := [time for time in planned if time is not None]:
         return min(due)
     if kind != "RiskPolicy" or status.get("state") != "HALTED":
         return None
     requested = status.get("requested") or {}
-    since = _parse_time(status.get("stateSince"))
-    asked = _parse_time(requested.get("time"))
+    since = parse_time(status.get("stateSince"))
+    asked = parse_time(requested.get("time"))
     if requested.get("state") != "ACTIVE" or since is None or asked is None or asked < since:
         return None
     cooldown = KillSwitch.model_validate(spec.get("killSwitch") or {}).resume_cooldown

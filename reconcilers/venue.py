@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tradeplane.crds.common import format_time, parse_time
 from tradeplane.reconcilers.conditions import Outcome, Progress
 from tradeplane.reconcilers.kinds import SecretCheck, status_with
 from tradeplane.reconcilers.plan import AuditEntry, Plan
@@ -62,15 +63,6 @@ def credentials_outcome(
     return None
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def fees_due(
     status: Mapping[str, Any] | None,
     symbols: Iterable[str],
@@ -85,7 +77,7 @@ def fees_due(
     pass; they are also re-read when the spec changed or the set of traded symbols did.
     """
     status = status or {}
-    updated = _parse_time((status.get("fees") or {}).get("updatedTime"))
+    updated = parse_time((status.get("fees") or {}).get("updatedTime"))
     known = {row.get("symbol") for row in status.get("marginTiers") or []}
     return (
         updated is None
@@ -95,10 +87,6 @@ def fees_due(
     )
 
 
-def _time(value: datetime) -> str:
-    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _fees(snapshot: Snapshot | None) -> dict[str, Any] | None:
     if snapshot is None or snapshot.normalised is None or snapshot.fingerprint is None:
         return None
@@ -106,7 +94,7 @@ def _fees(snapshot: Snapshot | None) -> dict[str, Any] | None:
         "maker": snapshot.normalised["maker"],
         "taker": snapshot.normalised["taker"],
         "source": snapshot.normalised["source"],
-        "updatedTime": _time(snapshot.confirmed_at),
+        "updatedTime": format_time(snapshot.confirmed_at),
         "version": snapshot.version,
         "fingerprint": snapshot.fingerprint,
     }
@@ -201,9 +189,9 @@ def reconcile_venue(
         connectivity["clockSkewMs"] = sync.clock_skew_ms
     if sync.failure is not None:
         connectivity["lastError"] = sync.failure.message[:1024]
-    fields: dict[str, Any] = {"connectivity": connectivity, "nextSyncTime": _time(now + retry)}
+    fields: dict[str, Any] = {"connectivity": connectivity, "nextSyncTime": format_time(now + retry)}
     if sync.failure is None:
-        fields["lastSyncTime"] = _time(now)
+        fields["lastSyncTime"] = format_time(now)
     if (fees := _fees(sync.fees)) is not None:
         fields["fees"] = fees
     if sync.tiers:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tradeplane.crds.common import format_time
 from tradeplane.embedded.cli import console, user_errors
 from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
@@ -57,7 +58,7 @@ def whoami(kubeconfig: Path) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return format_time(datetime.now(UTC))
 
 
 def _patch(kubeconfig: Path, resource: str, namespace: str, body: dict[str, Any], *, status: bool) -> None:

@@ -100,14 +100,7 @@ def test_apply_venue_and_instrument_gives_a_snapshot_in_the_database_and_in_stat
     )
     assert (metadata["state"], metadata["trading"], metadata["version"]) == ("Fresh", "Open", 1)
     # Ready also needs the ingestor (started by the operator) to hold its lease and have fresh bars
-    assert condition(obj, "Ready")["reason"] in {
-        "IngestorPending",
-        "IngestorNotRunning",
-        "WaitingForLease",
-        "DataStale",
-        "OpenGaps",
-        "Ingesting",
-    }
+    wait_for(crds_installed, namespace, "Instrument", "xaut-usdt", "Ready", "Ingesting")
 
     [snapshot] = stored(
         operator.env["DATABASE_URL"], SnapshotKey(namespace, "bingx-paper", "contract", "XAUT-USDT")
