@@ -67,11 +67,11 @@ async def commit_batch(
         await conn.execute(pg_insert(depth_updates).on_conflict_do_nothing(), values)
         metrics.rows.labels("depth").inc(len(values))
     if batch.marks:
-        latest = {time: (event, provenance) for time, event, provenance in batch.marks}
+        latest = {time: (price, provenance) for time, price, provenance in batch.marks}
         values = [
             base
-            | {"time": time, "price": event.mark_price, "source": "ws", "received_at": provenance.received_at}
-            for time, (event, provenance) in latest.items()
+            | {"time": time, "price": price, "source": "ws", "received_at": provenance.received_at}
+            for time, (price, provenance) in latest.items()
         ]
         statement = pg_insert(mark_prices)
         statement = statement.on_conflict_do_update(

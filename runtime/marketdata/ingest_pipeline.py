@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from tradeplane.runtime.marketdata.depth_book import DepthSequencer
 from tradeplane.runtime.marketdata.frames import Frame, FrameError, decode_frame, parse_data, utc_from_ms
@@ -39,7 +40,8 @@ class Batch:
     candles: list[tuple[str, Candle, Provenance]] = field(default_factory=list)
     trades: list[tuple[TradeRow, Provenance]] = field(default_factory=list)
     depth: list[tuple[DepthRow, Provenance]] = field(default_factory=list)
-    marks: list[tuple[datetime, MarkPriceUpdate, Provenance]] = field(default_factory=list)
+    marks: list[tuple[datetime, Decimal, Provenance]] = field(default_factory=list)
+    """(push time, mark price, provenance)."""
     gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     """(interval, first missing open time, last missing open time) seen skipped on the stream."""
     exchange_time: datetime | None = None
@@ -136,7 +138,7 @@ class Pipeline:
         elif isinstance(event, IncrementalDepth):
             self._depth(topic, event, provenance)
         elif isinstance(event, MarkPriceUpdate):
-            self.batch.marks.append((utc_from_ms(event.event_time_ms), event, provenance))
+            self.batch.marks.append((utc_from_ms(event.event_time_ms), event.mark_price, provenance))
 
     def _klines(self, topic: str, event: KlineUpdate, provenance: Provenance) -> None:
         interval = stream_of(topic).removeprefix("kline_")
