@@ -133,8 +133,8 @@ def test_depth_update_without_time_is_stamped_with_its_arrival() -> None:
 def test_mark_prices_keep_exchange_time_and_price() -> None:
     pipeline = Pipeline(config(), IngestMetrics())
     feed(pipeline, mark(T0 + 500, "4000.25"))
-    (when, event, provenance) = pipeline.take().marks[0]
-    assert (when, event.mark_price, provenance.source, provenance.connection_id) == (
+    (when, price, provenance) = pipeline.take().marks[0]
+    assert (when, price, provenance.source, provenance.connection_id) == (
         RECEIVED + timedelta(milliseconds=500),
         Decimal("4000.25"),
         "ws",
