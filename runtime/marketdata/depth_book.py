@@ -1,20 +1,27 @@
-"""The ``incrDepth`` order book: a snapshot (``action:"all"``) then updates with contiguous ids.
+"""The ``incrDepth`` sequence: a snapshot (``action:"all"``) then updates with contiguous ids.
 
 BingX numbers every update with ``lastUpdateId`` (+1 each) but does not guarantee push order, and its
-docs suggest buffering the last 3 increments to reorder them (trading.md 1.6, 3.1). A break the buffer
-cannot repair, or a crossed book after an update, makes the book unsynced: nothing is served until the
-ingestor re-subscribes and a new snapshot arrives, because a book with a hole in it is a wrong price,
-not an approximate one.
+docs suggest buffering the last 3 increments to reorder them (trading.md 1.6, 3.1). ``DepthSequencer``
+does exactly that on the ids alone: a break the buffer cannot repair makes the stream unsynced, and
+nothing more is stored until the ingestor re-subscribes and a new snapshot arrives. So the stored
+updates are always a snapshot followed by a contiguous run, and a book is served from them by
+``replay_book``, which refuses anything else (a hole, a missing snapshot, a crossed book): a book with
+a hole in it is a wrong price, not an approximate one.
+
+The ingestor keeps no book of its own. Applying hundreds of levels per BTC push to a dictionary
+costs more than decoding the frame, and a book rebuilt from what was stored is the one every reader
+sees, replay after replay.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from tradeplane.runtime.venue.payloads_stream import IncrementalDepth
+from tradeplane.runtime.venue.payloads_market import IncrementalDepth
 
 REORDER_FRAMES = 3
 """Updates held while waiting for a missing predecessor; one more means the gap is real."""
@@ -24,13 +31,13 @@ StepStatus = Literal["applied", "buffered", "duplicate", "resync_required", "uns
 
 
 class BookNotSynced(Exception):
-    """The book has a gap (or never had a snapshot): no prices can be read from it."""
+    """The updates do not make a book (no snapshot, a hole in the ids, a crossed result)."""
 
 
 @dataclass(frozen=True)
 class DepthStep:
-    """What one frame did. ``applied`` holds every update applied now, in id order (a snapshot first
-    when it reset the book), including buffered ones it released; ``synced`` is the state after."""
+    """What one frame did. ``applied`` holds every update to store now, in id order (a snapshot first
+    when it reset the sequence), including buffered ones it released; ``synced`` is the state after."""
 
     status: StepStatus
     applied: tuple[IncrementalDepth, ...]
@@ -39,20 +46,17 @@ class DepthStep:
 
 
 class DepthSequencer:
-    """Maintains one symbol's book from ``incrDepth`` frames; counters feed the ingest metrics."""
+    """Orders one symbol's ``incrDepth`` frames by id; counters feed the ingest metrics."""
 
     def __init__(self, *, reorder_frames: int = REORDER_FRAMES) -> None:
         self.reorder_frames = reorder_frames
         self.synced = False
         self.last_update_id: int | None = None
-        self._bids: dict[Decimal, Decimal] = {}
-        self._asks: dict[Decimal, Decimal] = {}
         self._pending: dict[int, IncrementalDepth] = {}
         self.applied = 0
         self.buffered = 0
         self.duplicates = 0
         self.resyncs = 0
-        self.crossed = 0
 
     def feed(self, update: IncrementalDepth) -> DepthStep:
         if update.action == "all":
@@ -65,7 +69,7 @@ class DepthSequencer:
         if update.last_update_id != self.last_update_id + 1:
             return self._hold(update)
         self._apply(update)
-        return self._settle((update, *self._release()), reset=False)
+        return DepthStep("applied", (update, *self._release()), synced=True)
 
     def _hold(self, update: IncrementalDepth) -> DepthStep:
         """An update ahead of its predecessor: buffer it, or give up when the buffer is full."""
@@ -75,24 +79,15 @@ class DepthSequencer:
         self.buffered += 1
         return DepthStep("buffered", (), synced=True)
 
-    def _settle(self, applied: tuple[IncrementalDepth, ...], *, reset: bool) -> DepthStep:
-        if self._is_crossed():
-            self.crossed += 1
-            return self._break()
-        return DepthStep("applied", applied, synced=True, reset=reset)
-
     def _snapshot(self, update: IncrementalDepth) -> DepthStep:
-        self._bids = {price: qty for price, qty in update.bids if qty != 0}
-        self._asks = {price: qty for price, qty in update.asks if qty != 0}
-        self.last_update_id = update.last_update_id
         self.synced = True
-        self.applied += 1
+        self._apply(update)
         newer = update.last_update_id
         self._pending = {ident: item for ident, item in self._pending.items() if ident > newer}
-        return self._settle((update, *self._release()), reset=True)
+        return DepthStep("applied", (update, *self._release()), synced=True, reset=True)
 
     def _release(self) -> list[IncrementalDepth]:
-        """Buffered updates that now follow on, applied in order."""
+        """Buffered updates that now follow on, in order."""
         released: list[IncrementalDepth] = []
         while self.last_update_id is not None and (nxt := self._pending.pop(self.last_update_id + 1, None)):
             self._apply(nxt)
@@ -100,29 +95,60 @@ class DepthSequencer:
         return released
 
     def _apply(self, update: IncrementalDepth) -> None:
-        for side, levels in ((self._bids, update.bids), (self._asks, update.asks)):
-            for price, qty in levels:
-                if qty == 0:
-                    side.pop(price, None)  # deleting a level we never had is normal
-                else:
-                    side[price] = qty
         self.last_update_id = update.last_update_id
         self.applied += 1
-
-    def _is_crossed(self) -> bool:
-        return bool(self._bids) and bool(self._asks) and max(self._bids) >= min(self._asks)
 
     def _break(self) -> DepthStep:
         self.synced = False
         self.last_update_id = None
-        self._bids, self._asks, self._pending = {}, {}, {}
+        self._pending = {}
         self.resyncs += 1
         return DepthStep("resync_required", (), synced=False)
 
-    def book(self, depth: int) -> tuple[list[Level], list[Level]]:
-        """The best ``depth`` levels: bids descending, asks ascending; BookNotSynced while unsynced."""
-        if not self.synced:
-            raise BookNotSynced("the incrDepth book is waiting for a snapshot after a gap")
-        bids = heapq.nlargest(depth, self._bids.items())
-        asks = heapq.nsmallest(depth, self._asks.items())
-        return bids, asks
+
+Pairs = Sequence[Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Book:
+    """A book as of ``last_update_id``: price -> quantity, deleted levels gone."""
+
+    bids: dict[Decimal, Decimal]
+    asks: dict[Decimal, Decimal]
+    last_update_id: int
+
+    def top(self, depth: int) -> tuple[list[Level], list[Level]]:
+        """The best ``depth`` levels: bids descending, asks ascending."""
+        return heapq.nlargest(depth, self.bids.items()), heapq.nsmallest(depth, self.asks.items())
+
+
+def _apply_side(side: dict[Decimal, Decimal], levels: Pairs) -> None:
+    for price, qty in levels:
+        value = Decimal(qty)
+        if value:
+            side[Decimal(price)] = value
+        else:
+            side.pop(Decimal(price), None)  # deleting a level we never had is normal
+
+
+def replay_book(updates: Iterable[tuple[str, int, Pairs, Pairs]]) -> Book:
+    """The book from stored ``(action, update_id, bids, asks)`` in id order, starting at a snapshot.
+    BookNotSynced when there is no snapshot first, an id is skipped, or the result is crossed."""
+    bids: dict[Decimal, Decimal] = {}
+    asks: dict[Decimal, Decimal] = {}
+    last: int | None = None
+    for action, update_id, bid_levels, ask_levels in updates:
+        if action == "all":
+            bids, asks = {}, {}
+        elif last is None:
+            raise BookNotSynced(f"update {update_id} has no snapshot before it")
+        elif update_id != last + 1:
+            raise BookNotSynced(f"updates {last + 1}..{update_id - 1} are missing")
+        _apply_side(bids, bid_levels)
+        _apply_side(asks, ask_levels)
+        last = update_id
+    if last is None:
+        raise BookNotSynced("no snapshot yet")
+    if bids and asks and max(bids) >= min(asks):
+        raise BookNotSynced(f"the book at update {last} is crossed: {max(bids)} >= {min(asks)}")
+    return Book(bids, asks, last)

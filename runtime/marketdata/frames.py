@@ -1,15 +1,17 @@
 """One BingX market WebSocket frame, from the bytes received to a typed event, failing only with FrameError.
 
-The ingestor journals every frame before it interprets it, so decoding is split in two: ``decode_frame``
-classifies the raw bytes (heartbeat, subscription ack, data) and hashes them exactly as received;
-``parse_data`` turns a data frame into the venue's typed event and checks what the sequencers rely on
-(times a datetime can hold, non-negative finite numbers). Whatever arrives on the wire, a caller sees a
-valid result or FrameError with a kind it can count as a metric: a malformed frame is data to record,
-never a crash of the ingest loop.
+``read_frame`` is the ingestor's path: gunzip (bounded), hash the bytes exactly as received, decode
+the envelope with ``data`` left as raw JSON, then decode ``data`` straight into the topic's struct
+(payloads_market), so each frame is parsed once. Anything that is not a well-formed data frame
+(Ping, subscription acks, error notices, malformed bytes) falls back to ``decode_frame``, the generic
+decoder, which classifies it and names the stage that refused it. Whatever arrives on the wire, a
+caller sees a valid result or FrameError with a kind it can count as a metric: a malformed frame is
+data to record, never a crash of the ingest loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -17,18 +19,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+import msgspec
+
 from tradeplane.runtime.venue.errors import PayloadError
-from tradeplane.runtime.venue.payloads_stream import (
-    BookTickerUpdate,
-    DepthUpdate,
-    IncrementalDepth,
-    KlineUpdate,
-    MarketEvent,
-    MarkPriceUpdate,
-    TradeUpdate,
-    parse_market,
-)
-from tradeplane.runtime.venue.rest import loads
+from tradeplane.runtime.venue.payloads_market import MAX_TIME_MS, MarketEvent, decode_market, parse_market
 
 FrameErrorKind = Literal["gzip", "utf8", "json", "shape", "schema", "topic"]
 FrameKind = Literal["ping", "pong", "ack", "data"]
@@ -44,9 +38,11 @@ GZIP_WBITS = 16 + zlib.MAX_WBITS
 class FrameError(Exception):
     """A frame that cannot be used; ``kind`` is the stage that refused it (a metric label)."""
 
-    def __init__(self, kind: FrameErrorKind, detail: str) -> None:
+    def __init__(self, kind: FrameErrorKind, detail: str, *, topic: str | None = None) -> None:
         self.kind: FrameErrorKind = kind
         self.detail = detail
+        self.topic = topic
+        """The frame's ``dataType`` when it got that far (journaled with the refusal)."""
         super().__init__(f"{kind}: {detail}")
 
 
@@ -58,6 +54,28 @@ class Frame:
     topic: str | None
     body: dict[str, Any] | None
     payload_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketFrame:
+    """A data frame decoded by the fast path. ``push_time_ms`` is the frame's ``ts`` (the venue's
+    clock when it sent the frame), when the venue gave one."""
+
+    topic: str
+    event: MarketEvent
+    payload_hash: str
+    push_time_ms: int | None
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    dataType: str
+    data: msgspec.Raw
+    ts: int | None = None
+    s: str | None = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_GENERIC = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def utc_from_ms(ms: int) -> datetime:
@@ -85,8 +103,8 @@ def _gunzip(raw: bytes) -> bytes:
 
 def _json(text: str) -> dict[str, Any]:
     try:
-        body = loads(text)
-    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError; so are huge ints
+        body = _GENERIC.decode(text)
+    except (msgspec.DecodeError, RecursionError) as error:
         raise FrameError("json", str(error)[:200]) from None
     if not isinstance(body, dict):
         raise FrameError("shape", f"expected a JSON object, got {type(body).__name__}")
@@ -123,49 +141,46 @@ def decode_frame(raw: bytes | str) -> Frame:
     return Frame(kind="data", topic=topic, body=body, payload_hash=payload_hash)
 
 
-def _numbers(where: str, *values: Decimal, positive: bool = False) -> None:
-    for value in values:
-        if not value.is_finite() or value < 0 or (positive and value == 0):
-            wanted = "positive" if positive else "non-negative"
-            raise FrameError("schema", f"{where}: {value} is not a finite {wanted} number")
-
-
-def _levels(where: str, levels: tuple[tuple[Decimal, Decimal], ...]) -> None:
-    for price, qty in levels:
-        _numbers(where, price, positive=True)
-        _numbers(where, qty)
-
-
-def _check(event: MarketEvent, topic: str) -> None:
-    """What the sequencers and stores rely on, beyond the payload models' types."""
-    if isinstance(event, KlineUpdate):
-        for bar in event.bars:
-            utc_from_ms(bar.open_time_ms)
-            _numbers(topic, bar.open, bar.high, bar.low, bar.close, bar.volume)
-    elif isinstance(event, TradeUpdate):
-        for trade in event.trades:
-            utc_from_ms(trade.time_ms)
-            _numbers(topic, trade.price, trade.qty, positive=True)
-    elif isinstance(event, IncrementalDepth | DepthUpdate):
-        if event.time_ms is not None:
-            utc_from_ms(event.time_ms)
-        _levels(topic, event.bids)
-        _levels(topic, event.asks)
-    elif isinstance(event, MarkPriceUpdate):
-        utc_from_ms(event.event_time_ms)
-        _numbers(topic, event.mark_price, positive=True)
-    elif isinstance(event, BookTickerUpdate):  # pragma: no branch - MarketEvent has no other member
-        _numbers(topic, event.bid_price, event.ask_price, event.bid_qty, event.ask_qty)
+def _typed(topic: str, decode: Any) -> MarketEvent:
+    try:
+        event: MarketEvent = decode()
+    except PayloadError as error:
+        kind: FrameErrorKind = "topic" if error.field == "dataType" else "schema"
+        raise FrameError(kind, str(error), topic=topic) from None
+    return event
 
 
 def parse_data(frame: Frame) -> MarketEvent:
-    """The typed event of a data frame; FrameError("schema") when ``data`` does not match the topic."""
+    """The typed event of a generically decoded data frame; FrameError("schema") when ``data`` does
+    not match the topic."""
     if frame.kind != "data" or frame.topic is None or frame.body is None:
         raise FrameError("shape", f"a {frame.kind} frame carries no market data")
-    try:
-        event = parse_market(frame.topic, frame.body)
-    except PayloadError as error:
-        kind: FrameErrorKind = "topic" if error.field == "dataType" else "schema"
-        raise FrameError(kind, str(error)) from None
-    _check(event, frame.topic)
-    return event
+    topic, body = frame.topic, frame.body
+    return _typed(topic, lambda: parse_market(topic, body))
+
+
+def read_frame(raw: bytes | str) -> MarketFrame | Frame:
+    """A data frame as MarketFrame, any other well-formed frame (Ping, ack) as its generic Frame;
+    FrameError for anything malformed. Same verdicts as ``decode_frame`` + ``parse_data``."""
+    received = raw.encode("utf-8", errors="surrogatepass") if isinstance(raw, str) else raw
+    text = received if isinstance(raw, str) else _gunzip(raw)
+    envelope = None
+    if text.isascii():  # BingX frames are ASCII; anything else gets the generic UTF-8 checks
+        with contextlib.suppress(msgspec.DecodeError, RecursionError):
+            envelope = _ENVELOPE.decode(text)
+    if envelope is None or "@" not in envelope.dataType:
+        frame = decode_frame(raw)  # classifies it, or says exactly what is wrong with it
+        if frame.kind != "data":
+            return frame
+        assert frame.topic is not None and frame.body is not None
+        return MarketFrame(frame.topic, parse_data(frame), frame.payload_hash, _push_time(frame.body.get("ts")))
+    topic, data = envelope.dataType, bytes(envelope.data)
+    event = _typed(topic, lambda: decode_market(topic, data, symbol=envelope.s or None, ts=envelope.ts))
+    return MarketFrame(topic, event, hashlib.sha256(received).hexdigest(), _push_time(envelope.ts))
+
+
+def _push_time(stamp: object) -> int | None:
+    """``ts`` when it is a usable time; a frame with a bad ``ts`` still carries good data."""
+    if isinstance(stamp, int | Decimal) and not isinstance(stamp, bool) and 0 <= stamp < MAX_TIME_MS:
+        return int(stamp)
+    return None

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from prometheus_client import Counter
+
 from tradeplane.runtime.marketdata.depth_book import DepthSequencer
-from tradeplane.runtime.marketdata.frames import Frame, FrameError, decode_frame, parse_data, utc_from_ms
+from tradeplane.runtime.marketdata.frames import FrameError, MarketFrame, read_frame, utc_from_ms
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.rows import Candle, DepthRow, JournalEntry, Provenance, TradeRow
 from tradeplane.runtime.marketdata.sequencing import KlineSequencer, TradeDeduper
-from tradeplane.runtime.venue.payloads_stream import (
+from tradeplane.runtime.venue.payloads_market import (
     IncrementalDepth,
     KlineUpdate,
     MarketEvent,
@@ -45,6 +47,8 @@ class Batch:
     gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     """(interval, first missing open time, last missing open time) seen skipped on the stream."""
     exchange_time: datetime | None = None
+    """The newest push time (``ts``) in the batch, set by ``Pipeline.take``."""
+    exchange_ms: int | None = None
 
     def __len__(self) -> int:
         return self.frames
@@ -66,64 +70,60 @@ class Pipeline:
         self.depth = DepthSequencer()
         self.batch = Batch()
         self.resync: set[str] = set()
-        self.last_event: dict[str, datetime] = {}
-        """Exchange time of the newest event per stream (lag = now minus this)."""
+        self._last_event_ms: dict[str, int] = {}
+        self._frame_counters: dict[str, Counter] = {}
         self.bar_source: dict[str, Provenance] = {}
         """Per interval, the frame that set the open bar's current values: a bar closed by the next
         bar's first push keeps the provenance of the frame it was read from, not of that push."""
 
+    @property
+    def last_event(self) -> dict[str, datetime]:
+        """Exchange time of the newest event per stream (lag = now minus this)."""
+        return {stream: utc_from_ms(ms) for stream, ms in self._last_event_ms.items()}
+
     def take(self) -> Batch:
         """The pending batch, replaced by an empty one (the caller commits it)."""
         batch, self.batch = self.batch, Batch()
+        if batch.exchange_ms is not None:
+            batch.exchange_time = utc_from_ms(batch.exchange_ms)
         return batch
 
     def accept(self, raw: bytes | str, *, connection_id: str, received_at: datetime) -> None:
         """One frame as received. Never raises for anything the venue (or a fault) can send."""
         payload = raw if isinstance(raw, bytes) else raw.encode()
         try:
-            frame = decode_frame(raw)
+            frame = read_frame(raw)
         except FrameError as error:
-            self._refused(payload, error, connection_id=connection_id, received_at=received_at, topic=None)
+            self._refused(payload, error, connection_id=connection_id, received_at=received_at)
             return
-        if frame.kind != "data":
-            return
-        assert frame.topic is not None and frame.body is not None
-        try:
-            event = parse_data(frame)
-        except FrameError as error:
-            self._refused(
-                payload, error, connection_id=connection_id, received_at=received_at, topic=frame.topic
-            )
-            return
-        exchange_time = _frame_time(frame)
-        stream = stream_of(frame.topic)
-        self.metrics.frames.labels(stream).inc()
+        if not isinstance(frame, MarketFrame):
+            return  # Ping, subscription ack, notice
+        stream = frame.topic.partition("@")[2] or "unknown"
+        counter = self._frame_counters.get(stream)
+        if counter is None:
+            counter = self._frame_counters[stream] = self.metrics.frames.labels(stream)
+        counter.inc()
         batch = self.batch
         batch.frames += 1
-        if exchange_time is not None:
-            self.last_event[stream] = exchange_time
-            if batch.exchange_time is None or exchange_time > batch.exchange_time:
-                batch.exchange_time = exchange_time
+        pushed = frame.push_time_ms
+        if pushed is not None:
+            self._last_event_ms[stream] = pushed
+            if batch.exchange_ms is None or pushed > batch.exchange_ms:
+                batch.exchange_ms = pushed
         if self.config.journal:
-            batch.journal.append(
-                JournalEntry(connection_id, received_at, frame.topic, exchange_time, payload)
-            )
+            when = utc_from_ms(pushed) if pushed is not None else None
+            batch.journal.append(JournalEntry(connection_id, received_at, frame.topic, when, payload))
         provenance = Provenance("ws", received_at, connection_id, frame.payload_hash)
-        self._route(frame.topic, event, provenance)
+        self._route(frame.topic, frame.event, provenance)
 
     def _refused(
-        self,
-        payload: bytes,
-        error: FrameError,
-        *,
-        connection_id: str,
-        received_at: datetime,
-        topic: str | None,
+        self, payload: bytes, error: FrameError, *, connection_id: str, received_at: datetime
     ) -> None:
         self.metrics.parse_errors.labels(error.kind).inc()
         if self.config.journal:
             note = f"refused {error.kind}: {error.detail}"[:500]
-            entry = JournalEntry(connection_id, received_at, topic or "<undecodable>", None, payload, note)
+            topic = error.topic or "<undecodable>"
+            entry = JournalEntry(connection_id, received_at, topic, None, payload, note)
             self.batch.journal.append(entry)
 
     def _route(self, topic: str, event: MarketEvent, provenance: Provenance) -> None:
@@ -169,22 +169,13 @@ class Pipeline:
         self._duplicates("incrDepth", self.depth.duplicates - before)
         for update in step.applied:
             when = utc_from_ms(update.time_ms) if update.time_ms is not None else provenance.received_at
-            row = DepthRow(when, update.last_update_id, update.action, update.bids, update.asks)
+            bids, asks = bytes(update.bids).decode(), bytes(update.asks).decode()
+            row = DepthRow(when, update.last_update_id, update.action, bids, asks)
             self.batch.depth.append((row, provenance))
-        if step.status == "resync_required":
+        if step.status == "resync_required":  # a break the reorder buffer cannot repair
             self.metrics.resyncs.inc()
             self.resync.add(topic)
 
     def _duplicates(self, stream: str, count: int) -> None:
         if count:
             self.metrics.duplicates.labels(stream).inc(count)
-
-
-def _frame_time(frame: Frame) -> datetime | None:
-    """The frame's own push time (``ts``), the venue's clock as this frame saw it."""
-    assert frame.body is not None
-    stamp = frame.body.get("ts")
-    try:
-        return utc_from_ms(int(stamp)) if stamp is not None else None
-    except (FrameError, TypeError, ValueError, ArithmeticError):
-        return None

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from tradeplane.runtime.marketdata.depth_book import BookNotSynced, DepthSequencer, DepthStep
 from tradeplane.runtime.marketdata.frames import FrameError, FrameErrorKind, utc_from_ms
-from tradeplane.runtime.venue.payloads_stream import KlineBar, KlineUpdate, TradeUpdate
+from tradeplane.runtime.venue.payloads_market import KlineBar, KlineUpdate, TradeUpdate
 
 __all__ = [
     "INTERVALS",

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tradeplane.runtime.marketdata.depth_book import Book, BookNotSynced, replay_book
 from tradeplane.runtime.marketdata.rows import Candle, Revision, TradeRow
 from tradeplane.runtime.marketdata.tables import (
     METADATA,
@@ -137,6 +138,29 @@ async def trades_between(
         TradeRow(row.time, row.trade_key, row.price, row.quantity, row.buyer_is_maker, row.trade_id)
         for row in await _all(engine, query)
     ]
+
+
+async def depth_book(engine: AsyncEngine, key: MarketKey, at: datetime) -> Book:
+    """The order book as of ``at``, replayed from the newest stored snapshot at or before it and the
+    updates after it; BookNotSynced when the stored run has a hole or there is no snapshot (the
+    ingestor stores nothing while unsynced, so a hole means data is missing, not late)."""
+    table = depth_updates
+    snapshot = (
+        select(table.c.exchange_time, table.c.update_id)
+        .where(*_of(table, key), table.c.action == "all", table.c.exchange_time <= at)
+        .order_by(table.c.exchange_time.desc(), table.c.update_id.desc())
+        .limit(1)
+    )
+    async with engine.connect() as connection:
+        start = (await connection.execute(snapshot)).one_or_none()
+        if start is None:
+            raise BookNotSynced(f"no incrDepth snapshot of {key} at or before {at.isoformat()}")
+        rows = await connection.execute(
+            select(table.c.action, table.c.update_id, table.c.bids, table.c.asks)
+            .where(*_of(table, key), table.c.update_id >= start.update_id, table.c.exchange_time <= at)
+            .order_by(table.c.update_id)
+        )
+        return replay_book((row.action, row.update_id, row.bids, row.asks) for row in rows)
 
 
 async def revisions(engine: AsyncEngine, key: MarketKey, interval: str) -> list[Revision]:

@@ -1,8 +1,8 @@
-"""BingX WebSocket payloads: market-stream frames (by ``dataType``) and user-stream events (by ``e``).
+"""BingX user-stream events (by ``e``): orders, account, listen key, account config.
 
-The market frame is ``{"code":0,"dataType":"BTC-USDT@kline_1m","s":..,"data":..}``; which model
-parses ``data`` is decided by the topic's suffix. User events need no subscription and are told apart
-by ``e``; the order event has two documented names and both are accepted.
+User events need no subscription and are told apart by ``e``; the order event has two documented
+names and both are accepted. Market-stream payloads, where decoding speed matters, are in
+payloads_market.
 """
 
 from __future__ import annotations
@@ -11,109 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tradeplane.runtime.venue.errors import PayloadError
 from tradeplane.runtime.venue.payloads import (
-    Level,
     Millis,
     Money,
     OptionalMoney,
     VenueId,
     VenuePayload,
     parse,
-    parse_list,
 )
-
-
-class KlineBar(VenuePayload):
-    """One pushed bar; ``open_time_ms`` (``T``) is the bar start. No closed flag: a bar is final only
-    when a frame with a later ``T`` arrives."""
-
-    open: Money = Field(alias="o")
-    high: Money = Field(alias="h")
-    low: Money = Field(alias="l")
-    close: Money = Field(alias="c")
-    volume: Money = Field(alias="v")
-    open_time_ms: Millis = Field(alias="T")
-
-
-class KlineUpdate(VenuePayload):
-    symbol: str
-    bars: tuple[KlineBar, ...]
-
-
-class TradeTick(VenuePayload):
-    """A swap ``@trade`` item: no trade id (dedupe on a synthetic key)."""
-
-    qty: Money = Field(alias="q")
-    price: Money = Field(alias="p")
-    time_ms: Millis = Field(alias="T")
-    buyer_is_maker: bool = Field(alias="m")
-    symbol: str = Field(alias="s")
-
-
-class TradeUpdate(VenuePayload):
-    trades: tuple[TradeTick, ...]
-
-
-class IncrementalDepth(VenuePayload):
-    action: Literal["all", "update"]
-    last_update_id: VenueId = Field(alias="lastUpdateId")
-    time_ms: Millis | None = Field(default=None, alias="time")
-    bids: tuple[Level, ...] = ()
-    asks: tuple[Level, ...] = ()
-
-
-class DepthUpdate(VenuePayload):
-    """``@depthN@{200,500}ms``: a full snapshot each frame, no id."""
-
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
-    time_ms: Millis | None = None
-
-
-class MarkPriceUpdate(VenuePayload):
-    event_time_ms: Millis = Field(alias="E")
-    symbol: str = Field(alias="s")
-    mark_price: Money = Field(alias="p")
-
-
-class BookTickerUpdate(VenuePayload):
-    update_id: VenueId = Field(alias="u")
-    event_time_ms: Millis | None = Field(default=None, alias="E")
-    time_ms: Millis | None = Field(default=None, alias="T")
-    symbol: str = Field(alias="s")
-    bid_price: Money = Field(alias="b")
-    bid_qty: Money = Field(alias="B")
-    ask_price: Money = Field(alias="a")
-    ask_qty: Money = Field(alias="A")
-
-
-MarketEvent = KlineUpdate | TradeUpdate | IncrementalDepth | DepthUpdate | MarkPriceUpdate | BookTickerUpdate
-
-
-def parse_market(topic: str, frame: dict[str, Any]) -> MarketEvent:
-    """The ``data`` of one market frame, by the topic's suffix (``BTC-USDT@kline_1m`` -> KlineUpdate)."""
-    data = frame.get("data")
-    symbol, _, stream = topic.partition("@")
-    result: MarketEvent
-    if stream.startswith("kline_"):
-        bars = parse_list(KlineBar, data, endpoint=topic)
-        result = KlineUpdate(symbol=str(frame.get("s") or symbol), bars=tuple(bars))
-    elif stream == "trade":
-        result = TradeUpdate(trades=tuple(parse_list(TradeTick, data, endpoint=topic)))
-    elif stream == "incrDepth":
-        result = parse(IncrementalDepth, data, endpoint=topic)
-    elif stream.startswith("depth"):
-        if not isinstance(data, dict):
-            raise PayloadError("expected an object", field="data", endpoint=topic)
-        result = parse(DepthUpdate, {**data, "time_ms": frame.get("ts", data.get("T"))}, endpoint=topic)
-    elif stream == "markPrice":
-        result = parse(MarkPriceUpdate, data, endpoint=topic)
-    elif stream == "bookTicker":
-        result = parse(BookTickerUpdate, data, endpoint=topic)
-    else:
-        raise PayloadError(f"no parser for stream {stream!r}", field="dataType", endpoint=topic)
-    return result
 
 
 class OrderEventBody(VenuePayload):

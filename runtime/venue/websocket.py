@@ -27,7 +27,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 
 from tradeplane.runtime.venue.errors import PayloadError, SubscriptionRejected
-from tradeplane.runtime.venue.payloads_stream import MarketEvent, parse_market
+from tradeplane.runtime.venue.payloads_market import MarketEvent, parse_market
 from tradeplane.runtime.venue.ratelimit import AsyncSleep, Budget, MonotonicClock, SlidingWindow
 from tradeplane.runtime.venue.rest import RetryPolicy, loads
 

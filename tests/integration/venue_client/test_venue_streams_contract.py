@@ -15,7 +15,8 @@ from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.credentials import Credentials
 from tradeplane.runtime.venue.errors import SubscriptionRejected
 from tradeplane.runtime.venue.order_request import OrderRequest
-from tradeplane.runtime.venue.payloads_stream import KlineUpdate, ListenKeyExpired, OrderUpdate, TradeUpdate
+from tradeplane.runtime.venue.payloads_market import KlineUpdate, TradeUpdate
+from tradeplane.runtime.venue.payloads_stream import ListenKeyExpired, OrderUpdate
 from tradeplane.runtime.venue.rest import RetryPolicy
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 from tradeplane.runtime.venue.userstream import UserStream

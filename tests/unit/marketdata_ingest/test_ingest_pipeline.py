@@ -107,9 +107,9 @@ def test_depth_snapshot_updates_and_a_break_asks_for_a_resync() -> None:
         depth(11, "update", [["3998", "1"]], []),
     )
     batch = pipeline.take()
-    assert [(row.update_id, row.action, list(row.bids)) for row, _ in batch.depth] == [
-        (10, "all", [(Decimal("3999"), Decimal("1"))]),
-        (11, "update", [(Decimal("3998"), Decimal("1"))]),
+    assert [(row.update_id, row.action, row.bids, row.asks) for row, _ in batch.depth] == [
+        (10, "all", '[["3999","1"]]', '[["4001","2"]]'),
+        (11, "update", '[["3998","1"]]', "[]"),
     ]
     assert batch.depth[0][0].exchange_time == RECEIVED + timedelta(milliseconds=10)
     assert metrics.value("tradeplane_ingest_duplicates_total", stream="incrDepth") == 1

@@ -1,8 +1,10 @@
 """DepthSequencer: snapshot then contiguous ids, a 3-frame reorder buffer, duplicates dropped, an
-unrepairable break or a crossed book makes it unsynced and no book is served until a new snapshot."""
+unrepairable break makes it unsynced until a new snapshot. replay_book: the book from what the
+sequencer let through, refusing a missing snapshot, a hole or a crossed result."""
 
 from __future__ import annotations
 
+import json
 import random
 from decimal import Decimal
 
@@ -10,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradeplane.runtime.marketdata.depth_book import Book, replay_book
 from tradeplane.runtime.marketdata.sequencing import BookNotSynced, DepthSequencer
-from tradeplane.runtime.venue.payloads_stream import IncrementalDepth
+from tradeplane.runtime.venue import depth_levels
+from tradeplane.runtime.venue.payloads_market import IncrementalDepth, decode_market
 
 pytestmark = pytest.mark.unit
 
@@ -19,9 +23,10 @@ Side = list[tuple[str, str]]
 
 
 def depth(ident: int, bids: Side = (), asks: Side = (), *, action: str = "update") -> IncrementalDepth:  # type: ignore[assignment]
-    return IncrementalDepth.model_validate(
-        {"action": action, "lastUpdateId": ident, "time": 1_717_200_000_000, "bids": bids, "asks": asks}
-    )
+    data = {"action": action, "lastUpdateId": ident, "time": 1_717_200_000_000, "bids": bids, "asks": asks}
+    event = decode_market("BTC-USDT@incrDepth", json.dumps(data).encode())
+    assert isinstance(event, IncrementalDepth)
+    return event
 
 
 SNAPSHOT = depth(100, [("99", "1"), ("98", "2"), ("97", "3")], [("101", "1"), ("102", "2")], action="all")
@@ -31,10 +36,15 @@ def levels(*pairs: tuple[str, str]) -> list[tuple[Decimal, Decimal]]:
     return [(Decimal(p), Decimal(q)) for p, q in pairs]
 
 
-def test_no_book_before_a_snapshot_and_updates_are_ignored() -> None:
+def replay(updates: list[IncrementalDepth]) -> Book:
+    return replay_book(
+        (u.action, u.last_update_id, depth_levels.pairs(bytes(u.bids)), depth_levels.pairs(bytes(u.asks)))
+        for u in updates
+    )
+
+
+def test_updates_before_a_snapshot_are_not_let_through() -> None:
     seq = DepthSequencer()
-    with pytest.raises(BookNotSynced):
-        seq.book(5)
     step = seq.feed(depth(1, [("1", "1")]))
     assert (step.status, step.synced, step.applied) == ("unsynced", False, ())
 
@@ -45,24 +55,21 @@ def test_snapshot_then_contiguous_updates_add_replace_and_delete_levels() -> Non
     assert (step.status, step.reset, step.applied) == ("applied", True, (SNAPSHOT,))
     update = depth(101, [("99", "0"), ("98", "5"), ("96.5", "1")], [("100.5", "4"), ("105", "0")])
     assert seq.feed(update).applied == (update,)
-    bids, asks = seq.book(2)
-    assert bids == levels(("98", "5"), ("97", "3"))
-    assert asks == levels(("100.5", "4"), ("101", "1"))
-    assert seq.book(10)[0] == levels(("98", "5"), ("97", "3"), ("96.5", "1"))
-    assert seq.last_update_id == 101
-    assert seq.applied == 2
+    book = replay([SNAPSHOT, update])
+    assert book.top(2) == (levels(("98", "5"), ("97", "3")), levels(("100.5", "4"), ("101", "1")))
+    assert book.top(10)[0] == levels(("98", "5"), ("97", "3"), ("96.5", "1"))
+    assert (seq.last_update_id, book.last_update_id, seq.applied) == (101, 101, 2)
 
 
-def test_out_of_order_within_the_buffer_is_applied_once_the_predecessor_arrives() -> None:
+def test_out_of_order_within_the_buffer_is_released_once_the_predecessor_arrives() -> None:
     seq = DepthSequencer()
     seq.feed(SNAPSHOT)
     u101, u102, u103 = depth(101, [("99", "7")]), depth(102, [("99", "8")]), depth(103, [("99", "9")])
     assert seq.feed(u103).status == "buffered"
     assert seq.feed(u102).status == "buffered"
-    assert seq.book(1)[0] == levels(("99", "1"))  # consistent as of 100 while waiting
     step = seq.feed(u101)
     assert (step.status, step.applied) == ("applied", (u101, u102, u103))
-    assert seq.book(1)[0] == levels(("99", "9"))
+    assert replay([SNAPSHOT, *step.applied]).top(1)[0] == levels(("99", "9"))
     assert (seq.buffered, seq.applied) == (2, 4)
 
 
@@ -75,7 +82,6 @@ def test_duplicates_are_counted_and_dropped() -> None:
     assert seq.feed(depth(100)).status == "duplicate"
     assert seq.feed(depth(103)).status == "duplicate"  # already buffered
     assert seq.duplicates == 3
-    assert seq.book(1)[0] == levels(("99", "7"))
 
 
 def test_a_break_the_buffer_cannot_repair_requires_a_resync_and_a_new_snapshot() -> None:
@@ -86,12 +92,10 @@ def test_a_break_the_buffer_cannot_repair_requires_a_resync_and_a_new_snapshot()
     step = seq.feed(depth(105))
     assert (step.status, step.synced) == ("resync_required", False)
     assert seq.resyncs == 1
-    with pytest.raises(BookNotSynced):
-        seq.book(1)
     assert seq.feed(depth(101)).status == "unsynced"
     again = depth(200, [("50", "1")], [("51", "1")], action="all")
     assert seq.feed(again).reset
-    assert seq.book(5) == (levels(("50", "1")), levels(("51", "1")))
+    assert replay([again]).top(5) == (levels(("50", "1")), levels(("51", "1")))
 
 
 def test_a_snapshot_releases_buffered_updates_that_follow_it_and_drops_older_ones() -> None:
@@ -102,24 +106,34 @@ def test_a_snapshot_releases_buffered_updates_that_follow_it_and_drops_older_one
     snap = depth(105, [("99", "5")], [("101", "1")], action="all")
     step = seq.feed(snap)
     assert [u.last_update_id for u in step.applied] == [105, 106]
-    assert seq.book(1)[0] == levels(("99", "6"))
+    assert replay(list(step.applied)).top(1)[0] == levels(("99", "6"))
     assert seq.last_update_id == 106
 
 
-def test_a_crossed_book_is_a_break() -> None:
-    seq = DepthSequencer()
-    seq.feed(SNAPSHOT)
-    step = seq.feed(depth(101, [("101.5", "1")]))
-    assert (step.status, seq.crossed, seq.resyncs) == ("resync_required", 1, 1)
-    crossed_snapshot = depth(300, [("10", "1")], [("9", "1")], action="all")
-    assert seq.feed(crossed_snapshot).status == "resync_required"
-    assert seq.crossed == 2
+def test_no_book_is_served_without_a_snapshot_across_a_hole_or_crossed() -> None:
+    with pytest.raises(BookNotSynced, match="no snapshot"):
+        replay([])
+    with pytest.raises(BookNotSynced, match="no snapshot before"):
+        replay([depth(101, [("99", "1")])])
+    with pytest.raises(BookNotSynced, match=r"102\.\.102 are missing"):
+        replay([SNAPSHOT, depth(101), depth(103)])
+    with pytest.raises(BookNotSynced, match="crossed"):
+        replay([SNAPSHOT, depth(101, [("101.5", "1")])])
+    with pytest.raises(BookNotSynced, match="crossed"):
+        replay([depth(300, [("10", "1")], [("9", "1")], action="all")])
 
 
-def test_zero_quantity_in_a_snapshot_is_no_level() -> None:
-    seq = DepthSequencer()
-    seq.feed(depth(1, [("5", "0"), ("4", "1")], [], action="all"))
-    assert seq.book(5) == (levels(("4", "1")), [])
+def test_a_later_snapshot_replaces_the_book_and_zero_quantities_are_no_levels() -> None:
+    book = replay(
+        [SNAPSHOT, depth(101, [("99", "2")]), depth(400, [("5", "0"), ("4", "1")], [], action="all")]
+    )
+    assert book.top(5) == (levels(("4", "1")), [])
+    assert book.last_update_id == 400
+
+
+def test_one_price_spelled_two_ways_is_one_level() -> None:
+    book = replay([SNAPSHOT, depth(101, [("99.0", "0"), ("98.00", "4")])])
+    assert book.top(5)[0] == levels(("98", "4"), ("97", "3"))
 
 
 # --- law: any permutation within the reorder window gives the in-order book ----------------------
@@ -156,12 +170,11 @@ def test_any_permutation_within_the_reorder_window_yields_the_in_order_book(
         rng.shuffle(shuffled)
         delivered.extend(shuffled)
     seq = DepthSequencer()
-    seq.feed(SNAPSHOT)
-    applied = [u.last_update_id for frame in delivered for u in seq.feed(frame).applied]
-    assert applied == [f.last_update_id for f in frames]
+    stored = list(seq.feed(SNAPSHOT).applied)
+    stored += [u for frame in delivered for u in seq.feed(frame).applied]
+    assert [u.last_update_id for u in stored[1:]] == [f.last_update_id for f in frames]
     bids, asks = _reference(changes)
-    assert seq.book(100) == (sorted(bids.items(), reverse=True), sorted(asks.items()))
+    assert replay(stored).top(100) == (sorted(bids.items(), reverse=True), sorted(asks.items()))
     assert (seq.resyncs, seq.duplicates) == (0, 0)
     for frame in rng.sample(delivered, k=min(3, len(delivered))):
         assert seq.feed(frame).status == "duplicate"
-    assert seq.book(100) == (sorted(bids.items(), reverse=True), sorted(asks.items()))

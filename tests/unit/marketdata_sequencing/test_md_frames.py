@@ -18,11 +18,13 @@ from tradeplane.runtime.marketdata.frames import (
     MAX_DECODED_BYTES,
     Frame,
     FrameError,
+    MarketFrame,
     decode_frame,
     parse_data,
+    read_frame,
     utc_from_ms,
 )
-from tradeplane.runtime.venue.payloads_stream import (
+from tradeplane.runtime.venue.payloads_market import (
     BookTickerUpdate,
     DepthUpdate,
     IncrementalDepth,
@@ -124,7 +126,7 @@ def test_incremental_depth_keeps_ids_beyond_float_precision() -> None:
     event = parse_data(decode_frame(wire(INCR)))
     assert isinstance(event, IncrementalDepth)
     assert event.last_update_id == 9_007_199_254_740_993
-    assert event.bids[1] == (Decimal("66999.9"), Decimal("0"))
+    assert event.bid_levels[1] == (Decimal("66999.9"), Decimal("0"))
 
 
 @pytest.mark.parametrize(("raw", "kind"), [(gzip.compress(b"Ping"), "ping"), ("Pong\n", "pong")])
@@ -231,18 +233,34 @@ FIELDS += ["action", "lastUpdateId", "time", "bids", "asks", "data", "dataType",
 
 
 def _decode_and_parse(raw: bytes | str) -> None:
+    """The generic decoder refuses with a typed error or parses; the ingestor's fast path
+    (``read_frame``) reaches exactly the same verdict and the same event."""
+    fast = _read(raw)
     try:
         frame = decode_frame(raw)
     except FrameError as error:
         assert error.kind in {"gzip", "utf8", "json", "shape", "schema", "topic"}
+        assert fast == error.kind
         return
     assert len(frame.payload_hash) == 64
     if frame.kind != "data":
+        assert fast == frame
         return
     try:
-        parse_data(frame)
+        event = parse_data(frame)
     except FrameError as error:
         assert error.kind in {"schema", "topic", "shape"}
+        assert fast == error.kind
+        return
+    assert isinstance(fast, MarketFrame)
+    assert (fast.topic, fast.event, fast.payload_hash) == (frame.topic, event, frame.payload_hash)
+
+
+def _read(raw: bytes | str) -> MarketFrame | Frame | str:
+    try:
+        return read_frame(raw)
+    except FrameError as error:
+        return error.kind
 
 
 @settings(max_examples=300)

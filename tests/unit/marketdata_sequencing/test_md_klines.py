@@ -6,7 +6,9 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,10 +21,16 @@ from tradeplane.runtime.marketdata.sequencing import (
     align,
     next_open,
 )
-from tradeplane.runtime.venue.payloads_stream import KlineBar, KlineUpdate
+from tradeplane.runtime.venue.payloads_market import KlineBar, KlineUpdate
 from tradeplane.runtime.venue.sim.bars import bucket_close, bucket_open
 
 pytestmark = pytest.mark.unit
+T = TypeVar("T")
+
+
+def msgspec_convert(kind: type[T], raw: dict[str, object]) -> T:
+    return msgspec.convert(raw, kind)
+
 
 MINUTE_MS = 60_000
 T0 = 1_717_200_000_000  # 2024-06-01T00:00:00Z, a Saturday
@@ -32,7 +40,7 @@ def push(
     open_ms: int, close: str, volume: str, *, high: str | None = None, low: str | None = None
 ) -> KlineUpdate:
     bar = {"o": "100", "h": high or max(close, "100"), "l": low or min(close, "100"), "c": close, "v": volume}
-    return KlineUpdate(symbol="BTC-USDT", bars=(KlineBar.model_validate({**bar, "T": open_ms}),))
+    return KlineUpdate(symbol="BTC-USDT", bars=(msgspec_convert(KlineBar, {**bar, "T": open_ms}),))
 
 
 def test_a_bar_closes_only_when_a_later_open_time_arrives_with_its_last_values() -> None:
@@ -80,7 +88,9 @@ def test_frames_for_closed_bars_are_late_even_without_an_open_bar() -> None:
 def test_a_frame_with_two_bars_closes_the_first() -> None:
     seq = KlineSequencer("5m")
     bars = tuple(
-        KlineBar.model_validate({"o": "1", "h": "1", "l": "1", "c": "1", "v": v, "T": T0 + i * 5 * MINUTE_MS})
+        msgspec_convert(
+            KlineBar, {"o": "1", "h": "1", "l": "1", "c": "1", "v": v, "T": T0 + i * 5 * MINUTE_MS}
+        )
         for i, v in enumerate(("3", "4"))
     )
     closed = seq.feed(KlineUpdate(symbol="BTC-USDT", bars=bars))

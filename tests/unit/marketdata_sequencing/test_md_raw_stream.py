@@ -15,9 +15,11 @@ from decimal import Decimal
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from tradeplane.runtime.marketdata.depth_book import replay_book
 from tradeplane.runtime.marketdata.frames import decode_frame, parse_data
 from tradeplane.runtime.marketdata.sequencing import DepthSequencer
-from tradeplane.runtime.venue.payloads_stream import IncrementalDepth
+from tradeplane.runtime.venue import depth_levels
+from tradeplane.runtime.venue.payloads_market import IncrementalDepth
 from tradeplane.runtime.venue.rest import RetryPolicy
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 from tradeplane.runtime.venue.websocket import MarketStream, RawFrame, Reconnected, StreamSettings
@@ -81,14 +83,21 @@ async def test_raw_frames_reconnect_marker_and_book_equal_to_the_simulator(sim: 
         )
 
         depth = DepthSequencer()
+        stored: list[IncrementalDepth] = []
         for frame in frames:
             decoded = decode_frame(frame.payload)
             assert decoded.payload_hash == hashlib.sha256(frame.payload).hexdigest()
             assert decoded.kind == "data"
             event = parse_data(decoded)
             if isinstance(event, IncrementalDepth):
-                assert depth.feed(event).status in {"applied", "duplicate"}
-        assert depth.book(100) == _truth(sim)
+                step = depth.feed(event)
+                assert step.status in {"applied", "duplicate"}
+                stored.extend(step.applied)
+        book = replay_book(
+            (u.action, u.last_update_id, depth_levels.pairs(bytes(u.bids)), depth_levels.pairs(bytes(u.asks)))
+            for u in stored
+        )
+        assert book.top(100) == _truth(sim)
         assert depth.resyncs == 0
 
 

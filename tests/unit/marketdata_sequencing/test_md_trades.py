@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,15 +18,21 @@ from tradeplane.runtime.marketdata.sequencing import (
     StreamCounters,
     TradeDeduper,
 )
-from tradeplane.runtime.venue.payloads_stream import TradeTick, TradeUpdate
+from tradeplane.runtime.venue.payloads_market import TradeTick, TradeUpdate
 
 pytestmark = pytest.mark.unit
+T = TypeVar("T")
+
+
+def msgspec_convert(kind: type[T], raw: dict[str, object]) -> T:
+    return msgspec.convert(raw, kind)
+
 
 T0 = 1_717_200_000_000
 
 
 def tick(t: int, price: str = "67000.5", qty: str = "0.01", *, maker: bool = True) -> TradeTick:
-    return TradeTick.model_validate({"q": qty, "p": price, "T": t, "m": maker, "s": "BTC-USDT"})
+    return msgspec_convert(TradeTick, {"q": qty, "p": price, "T": t, "m": maker, "s": "BTC-USDT"})
 
 
 def frame(*ticks: TradeTick) -> TradeUpdate:

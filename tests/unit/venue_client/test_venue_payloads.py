@@ -28,18 +28,20 @@ from tradeplane.runtime.venue.payloads import (
     parse,
     parse_list,
 )
-from tradeplane.runtime.venue.payloads_stream import (
-    AccountConfigUpdate,
-    AccountUpdate,
+from tradeplane.runtime.venue.payloads_market import (
     BookTickerUpdate,
     DepthUpdate,
     IncrementalDepth,
     KlineUpdate,
-    ListenKeyExpired,
     MarkPriceUpdate,
-    OrderUpdate,
     TradeUpdate,
     parse_market,
+)
+from tradeplane.runtime.venue.payloads_stream import (
+    AccountConfigUpdate,
+    AccountUpdate,
+    ListenKeyExpired,
+    OrderUpdate,
     parse_user,
 )
 from tradeplane.runtime.venue.rest import loads
@@ -294,7 +296,7 @@ def test_market_frames_by_topic() -> None:
     )
     assert isinstance(incr, IncrementalDepth)
     assert incr.last_update_id == BIG_ID
-    assert incr.bids == ((Decimal("42000.0"), Decimal(0)),)
+    assert incr.bid_levels == ((Decimal("42000.0"), Decimal(0)),)
     depth = parse_market(
         "BTC-USDT@depth5@500ms",
         loads(
