@@ -27,7 +27,7 @@ from tradeplane.operator.resync import REQUESTED_AT, due_index_id
 from tradeplane.operator.venue_sync import VenueTarget, sync_instrument, sync_venue
 from tradeplane.reconcilers import riskpolicy
 from tradeplane.reconcilers.conditions import raw_ready
-from tradeplane.reconcilers.ingest import ingestor_workload, judge_ingest
+from tradeplane.reconcilers.ingest import ingestor_workload, judge_ingest, workload_name
 from tradeplane.reconcilers.instrument import reconcile_instrument
 from tradeplane.reconcilers.kinds import reconcile_pending_plane
 from tradeplane.reconcilers.plan import Plan
@@ -36,7 +36,7 @@ from tradeplane.reconcilers.requeue import recheck_due
 from tradeplane.reconcilers.venue import credentials_outcome, fees_due, reconcile_venue
 from tradeplane.runtime.marketdata.tables import MarketKey
 from tradeplane.runtime.workloads.local import LocalProcessDriver
-from tradeplane.runtime.workloads.spec import WorkloadSpec
+from tradeplane.runtime.workloads.spec import WorkloadKind, WorkloadRef, WorkloadSpec
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
 
@@ -216,26 +216,20 @@ def _register(info: KindInfo) -> None:
 kopf.index(GROUP, VERSION, "instruments", id=SYMBOLS_INDEX)(_instrument_symbol)
 
 
-@kopf.on.delete(GROUP, VERSION, "instruments", optional=True)
-async def stop_ingestor(body: kopf.Body, memo: Any, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, "instruments")
+async def stop_ingestor(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     """Local ingestors have no owner to be garbage-collected with; a cluster's Deployment does.
 
-    ``optional``: no finalizer, so a deletion never waits for the operator; an ingestor the
-    operator missed stopping is stopped by the next driver that starts it (its recorded group).
+    The watch event, not ``on.delete``: Instruments carry no finalizer (a deletion never waits for
+    the operator), so kopf sees them only once gone, and runs no deletion handler for that. An
+    ingestor the operator missed stopping is stopped by the next driver that starts it.
     """
     context: OperatorContext = memo.context
-    if not isinstance(context.workloads, LocalProcessDriver):
+    if event["type"] != "DELETED" or not isinstance(context.workloads, LocalProcessDriver):
         return
-    metadata = body["metadata"]
-    workload = ingestor_workload(
-        namespace=str(metadata["namespace"]),
-        name=str(metadata["name"]),
-        uid=str(metadata["uid"]),
-        spec=InstrumentSpec.model_validate(dict(body.spec)),
-        venue_name="-",
-        venue=VenueSpec(),
-    )
-    await asyncio.to_thread(context.workloads.delete, workload)
+    metadata = event["object"]["metadata"]
+    ref = WorkloadRef(str(metadata["namespace"]), workload_name(str(metadata["name"])), WorkloadKind.SERVICE)
+    await asyncio.to_thread(context.workloads.delete, ref)
 
 
 for _info in KINDS:

@@ -19,6 +19,7 @@ from tradeplane.runtime.workloads.spec import (
     RestartPolicy,
     WorkloadDriver,
     WorkloadKind,
+    WorkloadRef,
     WorkloadSpec,
     WorkloadStatus,
 )
@@ -252,15 +253,15 @@ class KubernetesDriver:
                 return WorkloadStatus(exists=False, message=f"{kind} {spec.namespace}/{spec.name} not found")
             raise
 
-    def delete(self, spec: WorkloadSpec) -> None:
+    def delete(self, ref: WorkloadRef) -> None:
         """Background propagation: return at once, the garbage collector removes the pods."""
         remove: Callable[..., Any] = (
             self.apps.delete_namespaced_deployment
-            if spec.kind is WorkloadKind.SERVICE
+            if ref.kind is WorkloadKind.SERVICE
             else self.batch.delete_namespaced_job
         )
         try:
-            remove(spec.name, spec.namespace, propagation_policy="Background")
+            remove(ref.name, ref.namespace, propagation_policy="Background")
         except ApiException as exc:
             if exc.status != 404:
                 raise

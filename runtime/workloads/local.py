@@ -30,7 +30,13 @@ import psutil
 from tradeplane.embedded import processes, statefile
 from tradeplane.embedded.paths import state_dir
 from tradeplane.embedded.processes import ProcessRecord
-from tradeplane.runtime.workloads.spec import RestartPolicy, WorkloadDriver, WorkloadSpec, WorkloadStatus
+from tradeplane.runtime.workloads.spec import (
+    RestartPolicy,
+    WorkloadDriver,
+    WorkloadRef,
+    WorkloadSpec,
+    WorkloadStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +259,7 @@ class LocalProcessDriver:
     def log_path(self, spec: WorkloadSpec) -> Path:
         return self.root / "logs" / f"{spec.namespace}.{spec.name}.log"
 
-    def _state_path(self, spec: WorkloadSpec) -> Path:
+    def _state_path(self, spec: WorkloadSpec | WorkloadRef) -> Path:
         return self.root / "workloads" / f"{spec.namespace}.{spec.name}.json"
 
     def apply(self, spec: WorkloadSpec) -> None:
@@ -290,14 +296,14 @@ class LocalProcessDriver:
         with supervised.lock:
             return supervised.record
 
-    def delete(self, spec: WorkloadSpec) -> None:
+    def delete(self, ref: WorkloadRef) -> None:
         with self._lock:
-            supervised = self._children.pop((spec.namespace, spec.name), None)
+            supervised = self._children.pop((ref.namespace, ref.name), None)
             if supervised is not None:
                 supervised.stop(self.stop_timeout)
             else:
-                self._stop_stale(spec)
-            self._state_path(spec).unlink(missing_ok=True)
+                self._stop_stale(ref)
+            self._state_path(ref).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Stop every child: the driver's lifetime bounds theirs, so no orphan outlives the operator."""
@@ -308,7 +314,7 @@ class LocalProcessDriver:
 
     # -- helpers used by supervisors -------------------------------------------------------------
 
-    def _stop_stale(self, spec: WorkloadSpec) -> None:
+    def _stop_stale(self, spec: WorkloadSpec | WorkloadRef) -> None:
         """A previous driver (an operator that crashed) may have left this workload's child running;
         stop it by its recorded group so there are never two copies."""
         _stop_recorded(self._state_path(spec), self.stop_timeout)

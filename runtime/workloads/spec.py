@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -128,6 +128,14 @@ class Owner(_Frozen):
     uid: str = Field(min_length=1)
 
 
+class WorkloadRef(NamedTuple):
+    """What names a workload: enough to find and delete it without its whole spec."""
+
+    namespace: str
+    name: str
+    kind: WorkloadKind
+
+
 class WorkloadSpec(_Frozen):
     name: str
     namespace: str
@@ -147,6 +155,10 @@ class WorkloadSpec(_Frozen):
     service_account: str | None = None
     automount_service_account_token: bool = False
     scratch_size: str = "1Gi"
+
+    @property
+    def ref(self) -> WorkloadRef:
+        return WorkloadRef(self.namespace, self.name, self.kind)
 
     @field_validator("name", "namespace", "component")
     @classmethod
@@ -258,4 +270,4 @@ class WorkloadDriver(Protocol):
 
     def status(self, spec: WorkloadSpec) -> WorkloadStatus: ...
 
-    def delete(self, spec: WorkloadSpec) -> None: ...
+    def delete(self, ref: WorkloadRef) -> None: ...

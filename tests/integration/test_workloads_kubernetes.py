@@ -226,8 +226,8 @@ def test_delete_removes_the_workload_and_is_idempotent(
     spec = workload(namespace, "gone", kind)
     driver.apply(spec)
     wait_for(lambda: driver.status(spec), lambda s: s.ready if kind is WorkloadKind.SERVICE else s.succeeded)
-    driver.delete(spec)
+    driver.delete(spec.ref)
     resource = "deployment/gone" if kind is WorkloadKind.SERVICE else "job/gone"
     workloads_cluster.kubectl("wait", "-n", namespace, resource, "--for=delete", f"--timeout={TIMEOUT:.0f}s")
-    driver.delete(spec)
+    driver.delete(spec.ref)
     assert not driver.status(spec).exists

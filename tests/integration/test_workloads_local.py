@@ -184,12 +184,12 @@ def test_delete_leaves_no_process_behind(driver: LocalProcessDriver, tmp_path: P
     assert alive(leader_pid) and alive(grandchild_pid)
     assert (tmp_path / "workloads" / "demo.family.json").exists()
 
-    driver.delete(workload)
+    driver.delete(workload.ref)
     assert not alive(leader_pid)
     eventually(lambda: not alive(grandchild_pid), "the grandchild is gone")
     assert driver.status(workload) == WorkloadStatus(exists=False, message="demo/family is not running here")
     assert not (tmp_path / "workloads" / "demo.family.json").exists()
-    driver.delete(workload)  # idempotent
+    driver.delete(workload.ref)  # idempotent
 
 
 def test_close_stops_every_child(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from harness.cluster import ClusterHandle
 from harness.crds import create_all, get_object, patch_object, resource
@@ -140,6 +141,14 @@ def test_apply_venue_and_instrument_gives_a_snapshot_in_the_database_and_in_stat
     assert venue["account"]["equity"] == "10000"
     text = json.dumps(venue) + crds_installed.kubectl("get", "events", "-n", namespace, "-o", "json").stdout
     assert synced.api_secret not in text and synced.api_secret not in operator.log.read_text()
+
+    # deleting the Instrument stops its ingestor (a local process has no garbage collector)
+    [state] = Path(operator.env["TRADEPLANE_HOME"]).rglob(f"{namespace}.ingest-xaut-usdt.json")
+    ingestor = psutil.Process(json.loads(state.read_text())["process"]["pid"])
+    assert ingestor.is_running()
+    deleted = crds_installed.kubectl("delete", resource("Instrument"), "xaut-usdt", "-n", namespace)
+    assert deleted.returncode == 0, deleted.stderr
+    ingestor.wait(timeout=60)
 
 
 @pytest.mark.parametrize(
