@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +41,18 @@ class Known:
     schedule: FundingSchedule | None = None
 
 
+Memo = dict[Hashable, Any]
+"""Per-``bars`` scratch space for one batch build: columns that share work (the previous bar, the
+three MACD outputs) compute it once. Live steps share nothing; they are O(1) or O(window) anyway."""
+
+
+def previous_bars(bars: Bars, memo: Memo) -> Bars:
+    if "previous" not in memo:
+        memo["previous"] = bars.previous()
+    found: Bars = memo["previous"]
+    return found
+
+
 class Step(Protocol):
     """Live evaluator: the next value given the bar that just closed and the one before it."""
 
@@ -56,7 +68,7 @@ class Kernel(ABC):
     """Rows before which the value is not trusted: ``first_valid`` plus any recursive memory."""
 
     @abstractmethod
-    def batch(self, bars: Bars, inputs: Inputs) -> FloatArray:
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
         """The whole column for ``bars`` (which are ``inputs.bars`` or a context interval's bars)."""
 
     @abstractmethod
@@ -71,8 +83,8 @@ class Rolling(Kernel):
         self.terms, self.length, self.formula = terms, length, formula
         self.first_valid = self.warmup = term_lag + length - 1
 
-    def batch(self, bars: Bars, inputs: Inputs) -> FloatArray:
-        previous = bars.previous()
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
+        previous = previous_bars(bars, memo)
         series = tuple(np.asarray(term(bars, previous), dtype=np.float64) for term in self.terms)
         return rolling(self.formula, series, self.length)
 
@@ -101,8 +113,8 @@ class Smoothed(Kernel):
         self.first_valid = term_lag + max(r.first_output for r in recurrences)
         self.warmup = self.first_valid + max(r.memory for r in recurrences)
 
-    def batch(self, bars: Bars, inputs: Inputs) -> FloatArray:
-        previous = bars.previous()
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
+        previous = previous_bars(bars, memo)
         smoothed = [
             recurrence.run(np.asarray(term(bars, previous), dtype=np.float64))
             for term, recurrence in zip(self.terms, self.recurrences, strict=True)
@@ -121,30 +133,37 @@ class Smoothed(Kernel):
 
 
 class Instant(Kernel):
-    """``formula(close_time_ms, close, funding, mark, schedule)`` with funding and mark as of the close."""
+    """``formula(close_time_ms, close, funding, mark, schedule)`` with funding and mark as of the close.
 
-    def __init__(self, formula: Callable[..., Any], needs_schedule: bool = False) -> None:
-        self.formula, self.needs_schedule = formula, needs_schedule
+    ``reads`` names which of funding, mark and schedule the formula uses; the others are passed as
+    NaN / None, so batch does not pay for as-of lookups a column never reads.
+    """
+
+    def __init__(self, formula: Callable[..., Any], reads: frozenset[str] = frozenset()) -> None:
+        self.formula, self.reads = formula, reads
         self.first_valid = self.warmup = 0
 
-    def _schedule(self, schedule: FundingSchedule | None) -> FundingSchedule:
+    def _schedule(self, schedule: FundingSchedule | None) -> FundingSchedule | None:
+        if "schedule" not in self.reads:
+            return None
         if schedule is None:
             raise ValueError("this feature needs inputs.funding_schedule (the venue's settlement calendar)")
         return schedule
 
-    def batch(self, bars: Bars, inputs: Inputs) -> FloatArray:
-        schedule = self._schedule(inputs.funding_schedule) if self.needs_schedule else None
-        funding = inputs.funding.as_of(bars.close_time_ms)
-        mark = inputs.mark.as_of(bars.close_time_ms)
-        values = self.formula(bars.close_time_ms, bars.close, funding, mark, schedule)
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
+        times = bars.close_time_ms
+        funding = inputs.funding.as_of(times) if "funding" in self.reads else math.nan
+        mark = inputs.mark.as_of(times) if "mark" in self.reads else math.nan
+        values = self.formula(times, bars.close, funding, mark, self._schedule(inputs.funding_schedule))
         return np.broadcast_to(np.asarray(values, dtype=np.float64), (len(bars),)).copy()
 
     def step(self) -> Step:
-        formula, needs_schedule = self.formula, self.needs_schedule
+        formula, schedule_of = self.formula, self._schedule
 
         def update(bar: Bar, previous: Bar, known: Known) -> float:
-            schedule = self._schedule(known.schedule) if needs_schedule else None
-            return float(formula(bar.close_time_ms, bar.close, known.funding, known.mark, schedule))
+            return float(
+                formula(bar.close_time_ms, bar.close, known.funding, known.mark, schedule_of(known.schedule))
+            )
 
         return update
 
@@ -158,11 +177,11 @@ class Aligned(Kernel):
         self.first_valid = 0
         self.warmup = (inner.warmup + 2) * bars_per_context_bar - 1
 
-    def batch(self, bars: Bars, inputs: Inputs) -> FloatArray:
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
         context = inputs.context.get(self.interval)
         if context is None:
             raise ValueError(f"this feature needs inputs.context[{self.interval!r}]")
-        values = self.inner.batch(context, inputs)
+        values = self.inner.batch(context, inputs, memo.setdefault(("context", self.interval), {}))
         values[: self.inner.warmup] = math.nan
         index = np.searchsorted(context.close_time_ms, bars.close_time_ms, side="right") - 1
         picked = values[np.maximum(index, 0)] if len(values) else np.zeros(len(bars))

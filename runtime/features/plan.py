@@ -28,7 +28,7 @@ from tradeplane.runtime.features.inputs import (
     bar_problem,
     point_problem,
 )
-from tradeplane.runtime.features.kernels import Aligned, ContextStep, Kernel, Known, Step
+from tradeplane.runtime.features.kernels import Aligned, ContextStep, Kernel, Known, Memo, Step
 from tradeplane.runtime.features.registry import FeatureParamError, Registry, Stream
 from tradeplane.runtime.features.standard import STANDARD
 from tradeplane.runtime.marketdata.grid import FIXED
@@ -121,8 +121,9 @@ class FeaturePlan:
         """``rows x columns`` float64; raises :class:`SourceQuarantine` before computing from bad rows."""
         inputs.check()
         out = np.empty((len(inputs.bars), len(self._columns)))
+        memo: Memo = {}
         for index, column in enumerate(self._columns):
-            values = column.kernel.batch(inputs.bars, inputs)
+            values = column.kernel.batch(inputs.bars, inputs, memo)
             values[: column.kernel.warmup] = math.nan
             out[:, index] = values
         return out

@@ -19,7 +19,16 @@ from typing import Any
 import numpy as np
 
 from tradeplane.runtime.features.inputs import Bar, Bars, FloatArray, FundingSchedule, Inputs
-from tradeplane.runtime.features.kernels import Instant, Kernel, Known, Rolling, Smoothed, Step
+from tradeplane.runtime.features.kernels import (
+    Instant,
+    Kernel,
+    Known,
+    Memo,
+    Rolling,
+    Smoothed,
+    Step,
+    previous_bars,
+)
 from tradeplane.runtime.features.recurrence import Recurrence
 from tradeplane.runtime.features.registry import (
     FeatureDef,
@@ -116,19 +125,28 @@ def _root_mean(window: Any, scale: float = 1.0) -> Any:
 
 
 def _root_mean_square(window: Any) -> Any:
-    return np.sqrt((window * window).sum(axis=-1) / window.shape[-1])
+    return np.sqrt(np.einsum("...i,...i->...", window, window) / window.shape[-1])
+
+
+def _mean_offset(close: Any) -> Any:
+    """``mean(w) - c`` from ``w - c``: small numbers, so no cancellation against the price level."""
+    return (close - close[..., -1:]).sum(axis=-1) / close.shape[-1]
 
 
 def _centred(close: Any) -> tuple[Any, Any]:
-    """Mean offset ``mean(w) - c`` and population standard deviation, both from ``w - c``."""
+    """Mean offset ``mean(w) - c`` and population standard deviation, both from ``w - c``.
+
+    The variance is ``mean(d^2) - mean(d)^2`` of the offsets ``d``, which are of the order of the
+    deviation itself, so the subtraction loses only a few ulps (unlike raw-price ``E[x^2] - E[x]^2``).
+    """
     offset = close - close[..., -1:]
-    mean = offset.sum(axis=-1, keepdims=True) / close.shape[-1]
-    spread = offset - mean
-    return mean[..., 0], np.sqrt((spread * spread).sum(axis=-1) / close.shape[-1])
+    mean = offset.sum(axis=-1) / close.shape[-1]
+    square = np.einsum("...i,...i->...", offset, offset) / close.shape[-1]
+    return mean, np.sqrt(np.maximum(square - mean * mean, 0.0))
 
 
 def _sma_distance(close: Any) -> Any:
-    offset, _ = _centred(close)
+    offset = _mean_offset(close)
     return -offset / (close[..., -1] + offset)
 
 
@@ -143,16 +161,14 @@ def _band_width(close: Any, k: float) -> Any:
 
 
 def _zscore(window: Any) -> Any:
-    mean = window.sum(axis=-1, keepdims=True) / window.shape[-1]
-    spread = window - mean
-    deviation = np.sqrt((spread * spread).sum(axis=-1) / window.shape[-1])
-    return _ratio(spread[..., -1], deviation, 0.0)
+    offset, deviation = _centred(window)
+    return _ratio(-offset, deviation, 0.0)
 
 
 def _vwap_distance(typical: Any, volume: Any, close: Any) -> Any:
     """``close / vwap - 1`` from ``vwap - close = sum((tp - c) v) / sum(v)``; no volume means vwap = close."""
     total = volume.sum(axis=-1)
-    offset = _ratio(((typical - close[..., -1:]) * volume).sum(axis=-1), total, 0.0)
+    offset = _ratio(np.einsum("...i,...i->...", typical - close[..., -1:], volume), total, 0.0)
     return -offset / (close[..., -1] + offset)
 
 
@@ -190,12 +206,15 @@ class Macd(Kernel):
         self.first_valid = 1 if part == "line" else 2
         self.warmup = self.first_valid + self.slow.memory + (0 if part == "line" else self.signal.memory)
 
-    def batch(self, bars: Bars, inputs: Inputs) -> FloatArray:
-        change = _change(bars, bars.previous())
-        line = self.slow.run(change) - self.fast.run(change)
-        line_change = np.full(len(line), math.nan)
-        line_change[1:] = line[1:] - line[:-1]
-        histogram = self.signal.run(line_change)
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
+        key = ("macd", self.fast, self.slow, self.signal)
+        if key not in memo:
+            change = _change(bars, previous_bars(bars, memo))
+            line = self.slow.run(change) - self.fast.run(change)
+            line_change = np.full(len(line), math.nan)
+            line_change[1:] = line[1:] - line[:-1]
+            memo[key] = line, self.signal.run(line_change)
+        line, histogram = memo[key]
         return np.asarray(
             _macd_output(self.part, self.normalize, bars.close, line, histogram), dtype=np.float64
         )
@@ -339,19 +358,21 @@ _define(
 _define(
     "funding.rate",
     "the last funding rate published at or before the bar's close",
-    lambda p: Instant(lambda t, c, funding, mark, s: funding),
+    lambda p: Instant(lambda t, c, funding, mark, s: funding, reads=frozenset({"funding"})),
     inputs=frozenset({Stream.FUNDING}),
 )
 _define(
     "funding.time_to_next",
     "hours from the bar's close to the next settlement strictly after it",
-    lambda p: Instant(lambda t, c, f, m, schedule: _hours_to_next_funding(t, schedule), needs_schedule=True),
+    lambda p: Instant(
+        lambda t, c, f, m, schedule: _hours_to_next_funding(t, schedule), reads=frozenset({"schedule"})
+    ),
     inputs=frozenset({Stream.FUNDING_SCHEDULE}),
 )
 _define(
     "basis.mark",
     "mark / close - 1 with the last mark price known at the bar's close",
-    lambda p: Instant(lambda t, close, f, mark, s: mark / close - 1.0),
+    lambda p: Instant(lambda t, close, f, mark, s: mark / close - 1.0, reads=frozenset({"mark"})),
     inputs=frozenset({Stream.MARK}),
 )
 for _name, _origin, _period, _wave in (

@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tradeplane.runtime.features.inputs import FloatArray
 
-CHUNK_ROWS = 1 << 13
+CHUNK_ROWS = 1 << 12
 """Windows per formula call in batch: temporaries of ``CHUNK_ROWS * n`` floats stay in L2."""
 
 WindowFormula = Callable[..., FloatArray | float]
