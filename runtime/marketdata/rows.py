@@ -1,7 +1,8 @@
 """The rows the market-data store takes and returns, independent of SQL.
 
-Prices, quantities and rates are ``Decimal``; times are timezone-aware UTC ``datetime`` (BingX's
-millisecond epochs are converted where frames are parsed, never here).
+Prices, quantities and rates are ``Decimal`` (except order-book levels, kept as the venue's JSON text:
+see ``DepthRow``); times are timezone-aware UTC ``datetime`` (BingX's millisecond epochs are converted
+where frames are parsed, never here).
 """
 
 from __future__ import annotations
@@ -75,13 +76,19 @@ class TradeRow(NamedTuple):
 
 
 class DepthRow(NamedTuple):
-    """One incrDepth push: the full book (``all``) or a delta (``update``), levels as (price, qty)."""
+    """One incrDepth push: the full book (``all``) or a delta (``update``).
+
+    ``bids`` and ``asks`` are the JSON text of the levels, ``[["price","qty"],...]``, exactly as the
+    venue sent them (the pipeline has validated them as decimal strings): the store hands the text to
+    PostgreSQL, which parses it into ``jsonb``, so the ingestor never builds or serialises level lists.
+    ``store.levels_from_json`` turns stored levels back into ``Decimal`` pairs.
+    """
 
     exchange_time: datetime
     update_id: int
     action: Literal["all", "update"]
-    bids: Sequence[tuple[Decimal, Decimal]]
-    asks: Sequence[tuple[Decimal, Decimal]]
+    bids: str
+    asks: str
 
 
 class JournalEntry(NamedTuple):
@@ -93,6 +100,9 @@ class JournalEntry(NamedTuple):
     exchange_time: datetime | None
     payload: bytes
     note: str = ""
+    payload_sha256: str | None = None
+    """sha256 hex of ``payload`` when the caller already has it (a WS frame's provenance hash), so
+    the journal does not hash every frame a second time; computed by the store when None."""
 
 
 class UpsertCounts(NamedTuple):

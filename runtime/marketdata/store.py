@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
+from tradeplane.runtime.marketdata import store_bulk
 from tradeplane.runtime.marketdata.rows import (
     Candle,
     DepthRow,
@@ -47,11 +48,9 @@ from tradeplane.runtime.marketdata.store_reads import (
 )
 from tradeplane.runtime.marketdata.tables import (
     MarketKey,
-    depth_updates,
     funding_rates,
     mark_candles,
     mark_prices,
-    raw_journal,
     trades,
 )
 
@@ -174,56 +173,63 @@ async def insert_trades(
     return await _insert_new(conn, trades, values)
 
 
-def _levels(levels: Sequence[tuple[Decimal, Decimal]]) -> list[list[str]]:
-    return [[str(price), str(quantity)] for price, quantity in levels]
-
-
 async def insert_depth_updates(
     conn: AsyncConnection, key: MarketKey, rows: Sequence[DepthRow], provenance: Provenance
 ) -> int:
-    """incrDepth pushes as received (levels as ``[[price, qty]]`` decimal strings, so no float
-    ever touches them); a known (exchange_time, update_id) is skipped. Returns rows inserted."""
-    values = [
-        {
-            "market": key.market,
-            "symbol": key.symbol,
-            "exchange_time": require_utc(row.exchange_time, "exchange_time"),
-            "update_id": row.update_id,
-            "action": row.action,
-            "bids": _levels(row.bids),
-            "asks": _levels(row.asks),
-            "received_at": require_utc(provenance.received_at, "received_at"),
-            "connection_id": provenance.connection_id,
-            "payload_hash": provenance.payload_hash,
-        }
-        for row in last_wins(rows, lambda row: (row.exchange_time, row.update_id))
-    ]
-    return await _insert_new(conn, depth_updates, values)
+    """incrDepth pushes as received (levels as the venue's JSON text, cast to ``jsonb`` by the
+    server, so no float ever touches them); a known (exchange_time, update_id) is skipped. Returns
+    rows inserted."""
+    kept = last_wins(rows, lambda row: (row.exchange_time, row.update_id))
+    if not kept:
+        return 0
+    received_at = require_utc(provenance.received_at, "received_at")
+    count = len(kept)
+    return await store_bulk.execute(
+        conn,
+        store_bulk.INSERT_DEPTH,
+        key.market,
+        key.symbol,
+        [require_utc(row.exchange_time, "exchange_time") for row in kept],
+        [row.update_id for row in kept],
+        [row.action for row in kept],
+        [row.bids for row in kept],
+        [row.asks for row in kept],
+        [received_at] * count,
+        [provenance.connection_id] * count,
+        [provenance.payload_hash] * count,
+    )
 
 
 async def journal_frames(conn: AsyncConnection, key: MarketKey, entries: Sequence[JournalEntry]) -> int:
-    """Append raw frames to the journal (sha256 computed here); returns rows appended."""
+    """Append raw frames to the journal; returns rows appended. The sha256 is the entry's own
+    ``payload_sha256`` when the caller already computed it (every WS frame is hashed once, for its
+    provenance), else computed here."""
     if not entries:
         return 0
-    values = [
-        {
-            "market": key.market,
-            "symbol": key.symbol,
-            "connection_id": entry.connection_id,
-            "received_at": require_utc(entry.received_at, "received_at"),
-            "data_type": entry.data_type,
-            "exchange_time": entry.exchange_time,
-            "payload_sha256": hashlib.sha256(entry.payload).hexdigest(),
-            "payload": entry.payload,
-            "note": entry.note,
-        }
-        for entry in entries
-    ]
-    await conn.execute(raw_journal.insert(), values)
-    return len(values)
+    for entry in entries:
+        require_utc(entry.received_at, "received_at")
+    return await store_bulk.execute(
+        conn,
+        store_bulk.INSERT_JOURNAL,
+        key.market,
+        key.symbol,
+        [entry.connection_id for entry in entries],
+        [entry.received_at for entry in entries],
+        [entry.data_type for entry in entries],
+        [entry.exchange_time for entry in entries],
+        [
+            entry.payload_sha256
+            if entry.payload_sha256 is not None
+            else hashlib.sha256(entry.payload).hexdigest()
+            for entry in entries
+        ],
+        [entry.payload for entry in entries],
+        [entry.note for entry in entries],
+    )
 
 
 def levels_from_json(levels: str | list[list[str]]) -> list[tuple[Decimal, Decimal]]:
-    """Stored depth levels back to Decimal pairs (the inverse of how they were written)."""
+    """Stored depth levels back to Decimal pairs: asyncpg returns ``jsonb`` as text, SQLAlchemy's
+    JSONB type as a parsed list; both hold the decimal strings as written."""
     parsed = json.loads(levels) if isinstance(levels, str) else levels
     return [(Decimal(price), Decimal(quantity)) for price, quantity in parsed]

@@ -117,26 +117,35 @@ async def test_trades_are_inserted_once(engine: AsyncEngine) -> None:
 
 
 async def test_depth_levels_are_stored_as_decimal_strings(engine: AsyncEngine) -> None:
-    snapshot = DepthRow(
-        START, 100, "all", [(Decimal("2650.10"), Decimal("1.500"))], [(Decimal("2650.2"), Decimal("2"))]
-    )
-    delta = DepthRow(
-        START + timedelta(milliseconds=500), 101, "update", [(Decimal("2650.10"), Decimal("0"))], []
-    )
+    snapshot = DepthRow(START, 100, "all", '[["2650.10","1.500"]]', '[["2650.2","2"]]')
+    delta = DepthRow(START + timedelta(milliseconds=500), 101, "update", '[["2650.10","0"]]', "[]")
     async with PlainWriter(engine).transaction() as connection:
         assert await store.insert_depth_updates(connection, KEY, [snapshot, delta], provenance("ws")) == 2
         assert await store.insert_depth_updates(connection, KEY, [delta], provenance("ws")) == 0
         assert await store.insert_depth_updates(connection, KEY, [], provenance("ws")) == 0
     rows = fetch(
         url(engine),
-        "SELECT update_id, action, bids::text, asks::text FROM tradeplane.market_depth_updates ORDER BY 1",
+        "SELECT update_id, action, bids::text, asks::text, received_at, connection_id, payload_hash"
+        " FROM tradeplane.market_depth_updates ORDER BY 1",
     )
+    stamp = provenance("ws")
     assert rows == [
-        (100, "all", '[["2650.10", "1.500"]]', '[["2650.2", "2"]]'),
-        (101, "update", '[["2650.10", "0"]]', "[]"),
+        (100, "all", '[["2650.10", "1.500"]]', '[["2650.2", "2"]]', *stamp[1:]),
+        (101, "update", '[["2650.10", "0"]]', "[]", *stamp[1:]),
     ]
-    assert store.levels_from_json(rows[0][2]) == list(snapshot.bids)
-    assert store.levels_from_json(json.loads(rows[1][2])) == list(delta.bids)
+    assert store.levels_from_json(rows[0][2]) == [(Decimal("2650.10"), Decimal("1.500"))]
+    assert store.levels_from_json(json.loads(rows[1][2])) == [(Decimal("2650.10"), Decimal("0"))]
+    assert str(store.levels_from_json(rows[0][2])[0][0]) == "2650.10", "the scale is kept"
+
+
+async def test_depth_duplicates_within_one_call_keep_the_last(engine: AsyncEngine) -> None:
+    first = DepthRow(START, 7, "update", '[["1","1"]]', "[]")
+    async with PlainWriter(engine).transaction() as connection:
+        written = await store.insert_depth_updates(
+            connection, KEY, [first, first._replace(bids='[["1","2"]]')], provenance("ws")
+        )
+        assert written == 1
+    assert fetch(url(engine), "SELECT bids::text FROM tradeplane.market_depth_updates") == [('[["1", "2"]]',)]
 
 
 async def test_journal_keeps_frames_with_their_sha256(engine: AsyncEngine) -> None:
@@ -148,12 +157,14 @@ async def test_journal_keeps_frames_with_their_sha256(engine: AsyncEngine) -> No
         assert await store.journal_frames(connection, KEY, [*entries, entries[0]._replace(note="dup")]) == 3
         assert await store.journal_frames(connection, KEY, []) == 0
     rows = fetch(
-        url(engine), "SELECT payload_sha256, payload, note FROM tradeplane.market_raw_journal ORDER BY id"
+        url(engine),
+        "SELECT connection_id, received_at, data_type, exchange_time, payload_sha256, payload, note"
+        " FROM tradeplane.market_raw_journal ORDER BY id",
     )
     assert rows == [
-        (hashlib.sha256(frames[0]).hexdigest(), frames[0], ""),
-        (hashlib.sha256(frames[1]).hexdigest(), frames[1], ""),
-        (hashlib.sha256(frames[0]).hexdigest(), frames[0], "dup"),
+        ("c1", START, "kline_1m", START, hashlib.sha256(frames[0]).hexdigest(), frames[0], ""),
+        ("c1", START + MINUTE, "kline_1m", START, hashlib.sha256(frames[1]).hexdigest(), frames[1], ""),
+        ("c1", START, "kline_1m", START, hashlib.sha256(frames[0]).hexdigest(), frames[0], "dup"),
     ]
     before = await store.table_checksum(engine, "market_raw_journal", KEY)
     fetch(
@@ -161,6 +172,15 @@ async def test_journal_keeps_frames_with_their_sha256(engine: AsyncEngine) -> No
         "UPDATE tradeplane.market_raw_journal SET payload = 'x'::bytea WHERE note = 'dup' RETURNING 1",
     )
     assert await store.table_checksum(engine, "market_raw_journal", KEY) != before, "payload bytes are hashed"
+
+
+async def test_journal_takes_a_sha256_the_caller_already_has(engine: AsyncEngine) -> None:
+    """The pipeline hashed every WS frame for its provenance; the journal stores that hash as given
+    (a wrong one would be stored too: the store does not hash the frame a second time)."""
+    given = JournalEntry("c1", START, "trade", None, b"frame", payload_sha256="ab" * 32)
+    async with PlainWriter(engine).transaction() as connection:
+        assert await store.journal_frames(connection, KEY, [given]) == 1
+    assert fetch(url(engine), "SELECT payload_sha256 FROM tradeplane.market_raw_journal") == [("ab" * 32,)]
 
 
 async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEngine) -> None:
@@ -174,7 +194,7 @@ async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEng
             await store.insert_depth_updates(
                 connection,
                 market,
-                [DepthRow(now - a, i, "update", [], []) for i, a in enumerate(ages)],
+                [DepthRow(now - a, i, "update", "[]", "[]") for i, a in enumerate(ages)],
                 provenance(),
             )
             aged = [trade(0)._replace(time=now - a, trade_key=str(i)) for i, a in enumerate(ages)]

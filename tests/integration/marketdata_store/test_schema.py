@@ -75,7 +75,9 @@ async def test_the_application_role_can_ingest(app_engine: AsyncEngine) -> None:
         await store.insert_trades(
             connection, KEY, [TradeRow(START, "1", bar(0).close, bar(0).volume, True, 1)], provenance()
         )
-        await store.insert_depth_updates(connection, KEY, [DepthRow(START, 1, "all", [], [])], provenance())
+        await store.insert_depth_updates(
+            connection, KEY, [DepthRow(START, 1, "all", "[]", "[]")], provenance()
+        )
         await store.journal_frames(connection, KEY, [JournalEntry("c", START, "kline_1m", None, b"{}")])
     assert len(await store.revisions(app_engine, KEY, "1m")) == 1
     await lease.renew(app_engine, held, ttl=timedelta(minutes=1))
