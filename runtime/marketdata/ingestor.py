@@ -1,6 +1,7 @@
 """The ingestor of one Instrument: lease first, then WebSocket frames through the pipeline into
 PostgreSQL in batched fenced transactions, with REST confirmation of every closed bar and funding
-after every settlement.
+after every settlement. A full batch is written by the ``BatchCommitter`` while the reader decodes
+the next one (one commit in flight, in order).
 
 Finality and healing are one mechanism: per interval a *confirmation frontier* (the first bar not yet
 confirmed by REST) advances as the venue's clock passes each bar's close plus a grace. The sweep reads
@@ -32,7 +33,7 @@ from tradeplane.runtime.marketdata.backfill import (
     last_confirmed_open,
 )
 from tradeplane.runtime.marketdata.gaps import GapState, heal_open, scan_candles
-from tradeplane.runtime.marketdata.ingest_commit import commit_batch
+from tradeplane.runtime.marketdata.ingest_committer import RETRY_S, BatchCommitter
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
@@ -45,8 +46,6 @@ from tradeplane.runtime.venue.errors import VenueError
 log = structlog.get_logger(__name__)
 
 Source = Callable[[str, list[str]], AsyncIterator[RawFrame | Reconnected]]
-RETRY_S = 0.5
-"""Pause after a failed database or REST step before it is tried again (the step is idempotent)."""
 
 
 class Ingestor:
@@ -163,17 +162,22 @@ class Ingestor:
                 # a 429/5xx storm or a database restart during backfill: every step is idempotent
                 log.warning("ingest.start.failed", error=type(error).__name__)
                 await wait_or_timeout(stopping, RETRY_S)
-        async with asyncio.TaskGroup() as tasks:
-            stop_all = tasks.create_task(stopping.wait())
-            workers = [
-                tasks.create_task(self._read(writer)),
-                tasks.create_task(self._renew(writer)),
-                tasks.create_task(self._sweep(writer)),
-            ]
-            await stop_all
-            for worker in workers:
-                worker.cancel()
-        await self._flush(writer)
+        committer = BatchCommitter(writer, self.config.key, self.metrics, committed=self._committed)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                stop_all = tasks.create_task(stopping.wait())
+                workers = [
+                    tasks.create_task(self._read(committer)),
+                    tasks.create_task(self._renew(writer)),
+                    tasks.create_task(self._sweep(writer, committer)),
+                    tasks.create_task(committer.watch()),  # a refused commit ends the phase at once
+                ]
+                await stop_all
+                for worker in workers:
+                    worker.cancel()
+            await self._flush(committer, wait=True)
+        finally:
+            await committer.close()  # only a phase ended by a failure leaves a commit in flight
 
     async def _start(self, writer: FencedWriter) -> None:
         """Backfill from the Instrument's start (bounded), then set each interval's frontier."""
@@ -202,8 +206,9 @@ class Ingestor:
         self.next_funding = None
         self._sweep_now.set()
 
-    async def _read(self, writer: FencedWriter) -> None:
-        """Frames into the pipeline; an incrDepth break reconnects, which brings a fresh snapshot."""
+    async def _read(self, committer: BatchCommitter) -> None:
+        """Frames into the pipeline; an incrDepth break reconnects, which brings a fresh snapshot.
+        A full batch is handed to the committer, and reading goes on while it is written."""
         while True:
             frames = self.source(self.config.ws_url, self.config.topics())
             try:
@@ -220,28 +225,23 @@ class Ingestor:
                     pipeline = self.pipeline
                     pipeline.accept(item.data, connection_id=item.connection_id, received_at=item.received_at)
                     if len(pipeline.batch) >= self.config.flush_frames:
-                        await self._flush(writer)
+                        await self._flush(committer)
                     if pipeline.resync:
                         pipeline.resync.clear()
                         break
             finally:
                 await frames.aclose()  # type: ignore[attr-defined]
 
-    async def _flush(self, writer: FencedWriter) -> None:
-        """Commit the pending batch; a database failure keeps it for the next attempt."""
+    async def _flush(self, committer: BatchCommitter, *, wait: bool = False) -> None:
+        """Hand the pending batch to the committer (which retries a database failure); ``wait``:
+        until it and everything before it is committed (the sweep reads what was written)."""
         batch = self.pipeline.take()
-        if not (batch.frames or batch.journal):
-            return
-        while True:
-            try:
-                async with writer.transaction() as conn:
-                    await commit_batch(
-                        conn, self.config.key, batch, metrics=self.metrics, now=datetime.now(UTC)
-                    )
-                break
-            except (DBAPIError, OperationalError, OSError) as error:
-                log.warning("ingest.commit.failed", error=type(error).__name__, frames=batch.frames)
-                await asyncio.sleep(RETRY_S)
+        if batch.frames or batch.journal:
+            await committer.submit(batch)
+        if wait:
+            await committer.drain()
+
+    async def _committed(self, batch: Batch) -> None:
         self._advance(batch)
         await self._notify()
 
@@ -266,13 +266,13 @@ class Ingestor:
             except (DBAPIError, OperationalError, OSError) as error:
                 log.warning("ingest.lease.renew_failed", error=type(error).__name__)
 
-    async def _sweep(self, writer: FencedWriter) -> None:
+    async def _sweep(self, writer: FencedWriter, committer: BatchCommitter) -> None:
         """Flush on the interval, confirm and heal bars whose grace has passed, poll funding."""
         interval_s = self.config.flush_interval.total_seconds()
         while True:
             await wait_or_timeout(self._sweep_now, interval_s)
             self._sweep_now.clear()
-            await self._flush(writer)
+            await self._flush(committer, wait=True)
             try:
                 await self._confirm(writer)
                 if self.config.funding:
