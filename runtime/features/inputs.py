@@ -26,6 +26,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 BAR_FIELDS = ("open", "high", "low", "close", "volume")
+_TIME_FIELDS = ("open_time_ms", "close_time_ms")
 
 
 class Bar(NamedTuple):
@@ -86,6 +87,14 @@ class Bars:
     close: FloatArray
     volume: FloatArray
 
+    def __post_init__(self) -> None:
+        """Coerce to int64 times and float64 values (no copy when they already are), so every formula
+        sees one dtype whatever the caller built the arrays from."""
+        for name in _TIME_FIELDS:
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.int64))
+        for name in BAR_FIELDS:
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+
     def __len__(self) -> int:
         return len(self.close_time_ms)
 
@@ -131,6 +140,10 @@ class Series:
 
     time_ms: IntArray
     value: FloatArray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_ms", np.asarray(self.time_ms, dtype=np.int64))
+        object.__setattr__(self, "value", np.asarray(self.value, dtype=np.float64))
 
     def __len__(self) -> int:
         return len(self.time_ms)
