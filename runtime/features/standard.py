@@ -198,7 +198,11 @@ def _macd_output(part: str, normalize: bool, close: Any, line: Any, histogram: A
 
 
 class Macd(Kernel):
-    """``ema_fast - ema_slow`` as ``gap_slow - gap_fast``; histogram is the gap of the line to its EMA."""
+    """``ema_fast - ema_slow`` as ``gap_slow - gap_fast``; histogram is the gap of the line to its EMA.
+
+    Seeds: the price EMAs start at the first close, the signal EMA at the first MACD value (bar 1,
+    the first bar where the two price EMAs can differ); the warm-up outlasts both seeds.
+    """
 
     def __init__(self, fast: int, slow: int, signal: int, part: str, normalize: bool) -> None:
         self.fast, self.slow = Recurrence.gap_decay(fast), Recurrence.gap_decay(slow)
