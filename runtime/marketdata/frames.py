@@ -173,7 +173,8 @@ def read_frame(raw: bytes | str) -> MarketFrame | Frame:
         if frame.kind != "data":
             return frame
         assert frame.topic is not None and frame.body is not None
-        return MarketFrame(frame.topic, parse_data(frame), frame.payload_hash, _push_time(frame.body.get("ts")))
+        push = _push_time(frame.body.get("ts"))
+        return MarketFrame(frame.topic, parse_data(frame), frame.payload_hash, push)
     topic, data = envelope.dataType, bytes(envelope.data)
     event = _typed(topic, lambda: decode_market(topic, data, symbol=envelope.s or None, ts=envelope.ts))
     return MarketFrame(topic, event, hashlib.sha256(received).hexdigest(), _push_time(envelope.ts))

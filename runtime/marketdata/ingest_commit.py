@@ -54,6 +54,7 @@ async def commit_batch(
             end=end,
             missing=len(open_times(start, end, interval)),
             now=now,
+            metrics=metrics.gaps,
         )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-HEAL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+from tradeplane.runtime.marketdata.gaps import GapMetrics
 
 
 class IngestMetrics:
@@ -35,16 +35,8 @@ class IngestMetrics:
         self.rows = Counter(
             "tradeplane_ingest_rows_total", "Rows committed, by table", ["table"], registry=reg
         )
-        self.gaps_detected = Counter(
-            "tradeplane_ingest_gaps_detected_total", "Gaps detected, by stream", ["stream"], registry=reg
-        )
-        self.gaps_healed = Counter(
-            "tradeplane_ingest_gaps_healed_total", "Gaps healed, by stream", ["stream"], registry=reg
-        )
-        self.heal_seconds = Histogram(
-            "tradeplane_ingest_heal_duration_seconds", "Wall time of one heal pass", registry=reg,
-            buckets=HEAL_BUCKETS,
-        )  # fmt: skip
+        self.gaps = GapMetrics(reg)
+        """Gap events by stream, interval and source, counted once where they are recorded."""
         self.lag = Gauge(
             "tradeplane_ingest_lag_seconds", "Now minus the last exchange time, by stream", ["stream"],
             registry=reg,

@@ -112,7 +112,8 @@ class Pipeline:
                 batch.exchange_ms = pushed
         if self.config.journal:
             when = utc_from_ms(pushed) if pushed is not None else None
-            batch.journal.append(JournalEntry(connection_id, received_at, frame.topic, when, payload))
+            entry = JournalEntry(connection_id, received_at, frame.topic, when, payload)
+            batch.journal.append(entry._replace(payload_sha256=frame.payload_hash))
         provenance = Provenance("ws", received_at, connection_id, frame.payload_hash)
         self._route(frame.topic, frame.event, provenance)
 
@@ -155,9 +156,8 @@ class Pipeline:
             following = sequencer.current
             if following is not None:
                 skipped = sequencer.skipped(bar.open_time, following.open_time)
-                if skipped:
+                if skipped:  # counted when recorded (a replayed skip is the same gap event)
                     self.batch.gaps.append((interval, skipped[0], skipped[-1]))
-                    self.metrics.gaps_detected.labels("klines").inc()
         if sequencer.current is not open_bar:
             self.bar_source[interval] = provenance
         after = sequencer.duplicates + sequencer.late + sequencer.out_of_order

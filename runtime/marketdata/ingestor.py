@@ -32,7 +32,7 @@ from tradeplane.runtime.marketdata.backfill import (
     backfill_history,
     last_confirmed_open,
 )
-from tradeplane.runtime.marketdata.gaps import GapState, heal_open, scan_candles
+from tradeplane.runtime.marketdata.gaps import heal_open, scan_candles
 from tradeplane.runtime.marketdata.ingest_committer import RETRY_S, BatchCommitter
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
@@ -285,9 +285,9 @@ class Ingestor:
     async def _heal(self, writer: FencedWriter, horizon: datetime) -> None:
         """Record what is missing since the lookback as gap events, then heal them from REST."""
         assert self.venue_now is not None
-        started = asyncio.get_running_loop().time()
+        gaps = self.metrics.gaps
         for interval in self.config.intervals:
-            found = await scan_candles(
+            await scan_candles(
                 self.engine,
                 writer,
                 self.config.key,
@@ -295,12 +295,9 @@ class Ingestor:
                 start=self.venue_now - self.config.lookback,
                 end=horizon,
                 now=horizon,
+                metrics=gaps,
             )
-            self.metrics.gaps_detected.labels("klines").inc(len(found))
-        healed = await heal_open(writer, self.engine, self.client, self.config.key, now=horizon)
-        done = [gap for gap in healed if gap.state == GapState.HEALED]
-        self.metrics.gaps_healed.labels("klines").inc(len(done))
-        self.metrics.heal_seconds.observe(asyncio.get_running_loop().time() - started)
+        await heal_open(writer, self.engine, self.client, self.config.key, now=horizon, metrics=gaps)
 
     async def _confirm(self, writer: FencedWriter) -> None:
         assert self.venue_now is not None  # _start read the venue's clock before any sweep

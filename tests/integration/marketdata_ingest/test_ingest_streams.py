@@ -56,6 +56,10 @@ async def test_funding_depth_resync_and_stream_gap(migrated: str) -> None:
     assert {t: v for t, v in stored_bars(migrated).items() if t >= min(expected)} == expected
     gaps = fetch(migrated, "SELECT source, state FROM tradeplane.market_gap_events WHERE source = 'ws'")
     assert gaps and {state for _source, state in gaps} == {"healed"}
+    # each gap event counted once, where it was recorded and where it was healed, on the served registry
+    ws_gap = {"stream": "klines", "interval": "1m", "source": "ws"}
+    assert metrics.value("tradeplane_gaps_detected_total", **ws_gap) == len(gaps)
+    assert metrics.value("tradeplane_gaps_healed_total", **ws_gap) == len(gaps)
     funding = fetch(
         migrated,
         "SELECT funding_time, rate FROM tradeplane.market_funding_rates ORDER BY funding_time DESC LIMIT 1",
