@@ -25,11 +25,52 @@ from tradeplane.crds.common import (
     Resource,
     StatusBase,
     cel,
+    duration_check,
+    duration_schema,
     object_default,
     validations,
 )
 
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_]*$")]
+
+FEATURE_TRANSFORMS: tuple[str, ...] = (
+    "atr",
+    "bar.range",
+    "bar.return",
+    "basis.mark",
+    "bollinger.percent_b",
+    "bollinger.width",
+    "ema_distance",
+    "funding.rate",
+    "funding.time_to_next",
+    "log_return",
+    "macd",
+    "macd.histogram",
+    "macd.signal",
+    "realized_vol.close_to_close",
+    "realized_vol.garman_klass",
+    "realized_vol.parkinson",
+    "rsi",
+    "sma_distance",
+    "time.hour_cos",
+    "time.hour_sin",
+    "time.weekday_cos",
+    "time.weekday_sin",
+    "volume_zscore",
+    "vwap_distance",
+)
+"""The standard registry's transform names, served as the schema's enum so the API server rejects an
+unknown transform naming the field. A copy rather than an import: ``crds`` is imported by the CLI,
+the CRD generator and the Argo CD health rendering, and the registry pulls in numpy and every kernel.
+A unit test (tests/unit/featureset) asserts it equals ``runtime.features.standard.STANDARD.names()``."""
+
+TransformName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_.]*$"),
+    WithJsonSchema({"type": "string", "enum": list(FEATURE_TRANSFORMS), "maxLength": 63}),
+]
+"""Enum in the served schema only: an object stored under an older CRD with a transform this release
+no longer knows must still parse, so the operator can say ``Stalled``/``UnknownFeature`` about it."""
 
 ParamValue = Annotated[
     int | str,
@@ -43,7 +84,7 @@ class Feature(CamelModel):
     """One column of the contract, computed by the registered transform ``transform``."""
 
     name: FeatureName
-    transform: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_.]*$")]
+    transform: TransformName
     interval: Annotated[
         KlineInterval | None,
         Field(description="Source interval; unset means baseInterval. Context uses the last closed bar."),
@@ -59,6 +100,31 @@ class Normalization(CamelModel):
 
     method: Literal["none", "zscore", "robust", "minmax"] = "zscore"
     clip: Annotated[float | None, Field(gt=0, le=1000)] = None
+
+
+SnapshotRange = Annotated[str, duration_check("1h", "8760h"), duration_schema("1h", "8760h")]
+SnapshotSchedule = Annotated[str, duration_check("5m", "8760h"), duration_schema("5m", "8760h")]
+
+
+class SnapshotPolicy(CamelModel):
+    """How the dataset snapshot is built: which span, how often, and how strict about gaps.
+
+    Durations are Go durations (``168h`` for a week), the one syntax CEL's ``duration()`` and the
+    rest of the API share. A build also runs on request: the annotation
+    ``dataset.tradeplane.io/requested-at`` set to any new value asks for one now.
+    """
+
+    range: Annotated[
+        SnapshotRange, Field(description="How far back from the build time the snapshot covers.")
+    ] = "24h"
+    schedule: Annotated[
+        SnapshotSchedule | None,
+        Field(description="Rebuild when the latest snapshot is older than this; unset: on request only."),
+    ] = None
+    mode: Annotated[
+        Literal["production", "research"],
+        Field(description="production refuses any data gap (fail closed); research records gaps."),
+    ] = "production"
 
 
 FEATURES_IMMUTABLE = cel(
@@ -106,6 +172,7 @@ class FeatureSetSpec(CamelModel):
     normalization: Annotated[Normalization, Field(json_schema_extra=object_default())] = Normalization()
     window: Annotated[int, Field(ge=1, le=4096, description="Bars of history the policy observes.")] = 64
     snapshot_retention: Annotated[int, Field(ge=1, le=100, description="Dataset snapshots kept.")] = 5
+    snapshot: Annotated[SnapshotPolicy, Field(json_schema_extra=object_default())] = SnapshotPolicy()
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureSetSpec:
@@ -134,12 +201,52 @@ class DatasetSnapshot(CamelModel):
     gap_free: bool = True
 
 
+class ContractSummary(CamelModel):
+    """The resolved contract in brief: the intervals it reads and its normalisation."""
+
+    intervals: Annotated[list[KlineInterval], Field(max_length=16)] = Field(default_factory=list)
+    normalization: Literal["none", "zscore", "robust", "minmax"] | None = None
+
+
+class BuildStatus(CamelModel):
+    """The latest dataset build Job: why it ran, the span it covers and how it ended.
+
+    The span is fixed when the build is planned and kept here, so every later pass re-derives the
+    identical Job (a Job's template is immutable, and a local job with new arguments would restart).
+    """
+
+    job: Annotated[str, StringConstraints(max_length=63)]
+    trigger: Literal["Initial", "Requested", "Scheduled", "Retry"]
+    request: Annotated[
+        str | None,
+        StringConstraints(max_length=128),
+        Field(description="The dataset.tradeplane.io/requested-at value this build answered."),
+    ] = None
+    phase: Literal["Running", "Succeeded", "Failed"] = "Running"
+    range_start: datetime
+    range_end: datetime
+    mode: Literal["production", "research"] = "production"
+    started_time: datetime
+    finished_time: datetime | None = None
+    message: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
 class FeatureSetStatus(StatusBase):
     fingerprint: Annotated[Fingerprint | None, Field(description="Hash of the feature contract.")] = None
     warmup_bars: Annotated[int, Field(ge=0)] | None = None
     columns: Annotated[int, Field(ge=0)] | None = None
     latest_snapshot: DatasetSnapshot | None = None
     snapshots: Annotated[int, Field(ge=0)] | None = None
+    contract: Annotated[
+        ContractSummary | None, Field(description="What the fingerprint covers, resolved.")
+    ] = None
+    build: Annotated[BuildStatus | None, Field(description="The latest dataset build Job.")] = None
+    next_build_time: Annotated[
+        datetime | None, Field(description="When spec.snapshot.schedule next asks for a build.")
+    ] = None
+    next_check_time: Annotated[
+        datetime | None, Field(description="When the operator looks again without an event.")
+    ] = None
 
 
 class FeatureSet(Resource):
@@ -163,6 +270,7 @@ INFO = KindInfo(
         PrinterColumn("Fingerprint", ".status.fingerprint", priority=1),
         PrinterColumn("Snapshot", ".status.latestSnapshot.hash", priority=1),
         PrinterColumn("Rows", ".status.latestSnapshot.rows", "integer"),
+        PrinterColumn("Mode", ".spec.snapshot.mode", priority=1),
         PrinterColumn("Range-End", ".status.latestSnapshot.end", "date"),
         READY_COLUMN,
         AGE_COLUMN,

@@ -61,13 +61,14 @@ FEATURESET: dict[str, Any] = {
         "baseInterval": "1m",
         "contextIntervals": ["15m", "1h"],
         "features": [
-            {"name": "log_return", "transform": "log_return", "params": {"periods": 1}},
-            {"name": "rsi_14", "transform": "rsi", "params": {"window": 14}},
-            {"name": "ema_ratio_1h", "transform": "ema_ratio", "interval": "1h", "params": {"alpha": "0.1"}},
+            {"name": "ret_1", "transform": "log_return", "params": {"n": 1}},
+            {"name": "rsi_14", "transform": "rsi", "params": {"n": 14}},
+            {"name": "bb_pct_b_1h", "transform": "bollinger.percent_b", "interval": "1h", "params": {"k": "2"}},
         ],
         "normalization": {"method": "zscore", "clip": 5.0},
         "window": 64,
         "snapshotRetention": 5,
+        "snapshot": {"range": "24h", "schedule": "24h", "mode": "production"},
     },
 }
 

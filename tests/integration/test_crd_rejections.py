@@ -58,7 +58,7 @@ INVALID: list[Invalid] = [
     # FeatureSet
     Invalid("featureset-no-features", "FeatureSet", {"spec.features": []},
             "spec.features", "at least 1 items"),
-    Invalid("featureset-duplicate-feature-names", "FeatureSet", {"spec.features.1.name": "log_return"},
+    Invalid("featureset-duplicate-feature-names", "FeatureSet", {"spec.features.1.name": "ret_1"},
             "spec.features", "names must be unique"),
     Invalid("featureset-feature-interval-undeclared", "FeatureSet", {"spec.features.2.interval": "4h"},
             "spec.features", "must be spec.baseInterval or one of spec.contextIntervals"),
@@ -70,6 +70,16 @@ INVALID: list[Invalid] = [
             "spec.features[0].name", "should match"),
     Invalid("featureset-no-instruments", "FeatureSet", {"spec.instrumentRefs": []},
             "spec.instrumentRefs", "at least 1 items"),
+    # the enum is the registry's names; the Python model stays lenient so that an object stored under
+    # an older CRD still parses and the operator can say Stalled/UnknownFeature about it
+    Invalid("featureset-unknown-transform", "FeatureSet", {"spec.features.0.transform": "ema_ratio"},
+            "spec.features[0].transform", "Unsupported value", pydantic=False),
+    Invalid("featureset-snapshot-range-too-long", "FeatureSet", {"spec.snapshot.range": "9000h"},
+            "spec.snapshot.range", "between 1h and 8760h"),
+    Invalid("featureset-snapshot-schedule-too-often", "FeatureSet", {"spec.snapshot.schedule": "1m"},
+            "spec.snapshot.schedule", "between 5m and 8760h"),
+    Invalid("featureset-snapshot-unknown-mode", "FeatureSet", {"spec.snapshot.mode": "lenient"},
+            "spec.snapshot.mode", "Unsupported value"),
     # Model
     Invalid("model-unknown-algorithm", "Model", {"spec.algorithm.name": "XGB"},
             "spec.algorithm.name", "Unsupported value"),

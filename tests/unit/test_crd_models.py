@@ -255,7 +255,7 @@ def test_kind_specific_status_fields() -> None:
 def test_featureset_params_are_ints_or_strings() -> None:
     spec = example("FeatureSet")["spec"]
     parsed = featureset.FeatureSetSpec.model_validate(spec)
-    assert parsed.features[2].params == {"alpha": "0.1"}
+    assert parsed.features[2].params == {"k": "2"}
     assert mutated("FeatureSet", {"spec.window": 1})["spec"]["window"] == 1
     with pytest.raises(ValidationError):
         featureset.FeatureSetSpec.model_validate(
