@@ -3,8 +3,9 @@
 Most verdicts only change when the object or something it references changes, and kopf sees those.
 Some do not: a reference that does not exist yet (it may be created in any order), a Secret that
 does not exist yet (Secrets are deliberately not watched: the operator may only ``get`` them), a
-RiskPolicy resume waiting out its cooldown, and anything read from the exchange (metadata, fees,
-the account), which is re-read at ``nextSyncTime`` and goes stale at ``validUntil``. This pure rule
+RiskPolicy resume waiting out its cooldown, a FeatureSet's build Job or schedule (``nextCheckTime``),
+and anything read from the exchange (metadata, fees, the account), which is re-read at
+``nextSyncTime`` and goes stale at ``validUntil``. This pure rule
 says when such an object is due; the operator's resync sweep nudges due objects instead of running
 a timer (and a finalizer) on every object.
 """
@@ -41,6 +42,7 @@ def recheck_due(kind: str, spec: Mapping[str, Any], status: Mapping[str, Any] | 
         parse_time(status.get("nextSyncTime")),
         parse_time((status.get("metadata") or {}).get("nextSyncTime")),
         parse_time((status.get("ingest") or {}).get("nextCheckTime")),
+        parse_time(status.get("nextCheckTime")),
     ]
     if due := [time for time in planned if time is not None]:
         return min(due)

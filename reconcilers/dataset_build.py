@@ -1,0 +1,202 @@
+"""FeatureSet dataset builds: when a build is due, the Job that runs it, and how the last one ended.
+
+A build is one ``tradeplane build-dataset`` Job. Its span is fixed when the build is planned and kept
+in ``status.build``, so every later pass derives the identical Job: a Kubernetes Job's template is
+immutable, and the local driver restarts a job whose arguments change. A new request (the annotation
+``dataset.tradeplane.io/requested-at``) or a due schedule plans a new build with a new Job name, so a
+finished Job is never re-run in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import ValidationError
+
+from tradeplane.crds.common import API_VERSION, format_time, parse_duration
+from tradeplane.crds.featureset import BuildStatus, FeatureSetSpec
+from tradeplane.runtime.workloads.spec import (
+    Owner,
+    Resources,
+    RestartPolicy,
+    SecretEnv,
+    WorkloadKind,
+    WorkloadSpec,
+    WorkloadStatus,
+)
+
+COMPONENT = "dataset-builder"
+REQUEST_ANNOTATION = "dataset.tradeplane.io/requested-at"
+RETRY_FAILED = timedelta(minutes=5)
+"""A failed build (in production mode typically a gap still healing) is tried again this late."""
+MAX_MESSAGE = 2048
+Trigger = Literal["Initial", "Requested", "Scheduled", "Retry"]
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """The latest snapshot registered for the FeatureSet (the builder's registry row)."""
+
+    hash: str
+    rows: int
+    start: datetime
+    end: datetime
+    created: datetime
+    uri: str | None = None
+    gap_free: bool = True
+    count: int = 1
+    """How many snapshots the registry holds for this FeatureSet."""
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """What the Job reads besides the spec: the (Ready) Instrument and its Venue, as JSON documents."""
+
+    instrument_json: str
+    venue_json: str
+
+
+@dataclass(frozen=True)
+class JobObservation:
+    """The driver's view of ``status.build``'s Job, and the builder's own last error line, if any."""
+
+    status: WorkloadStatus
+    detail: str | None = None
+
+
+def previous_build(status: dict[str, object] | None) -> BuildStatus | None:
+    """``status.build`` parsed; a record this version cannot read counts as none (a new build fixes it)."""
+    raw = (status or {}).get("build")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return BuildStatus.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def advance(
+    build: BuildStatus, job: JobObservation | None, snapshot: SnapshotRecord | None, now: datetime
+) -> BuildStatus:
+    """The running build's next phase: the Job's terminal state, or a snapshot registered since it
+    started (an operator restarted under a local driver no longer knows the finished child)."""
+    if build.phase != "Running":
+        return build
+    observed = job.status if job is not None else WorkloadStatus(exists=False)
+    if observed.succeeded:
+        return build.model_copy(update={"phase": "Succeeded", "finished_time": now, "message": "completed"})
+    if observed.failed:
+        detail = job.detail if job is not None and job.detail else observed.message
+        message = (detail or "the build Job failed")[:MAX_MESSAGE]
+        return build.model_copy(update={"phase": "Failed", "finished_time": now, "message": message})
+    if not observed.exists and snapshot is not None and snapshot.created >= build.started_time:
+        return build.model_copy(update={"phase": "Succeeded", "finished_time": now, "message": "registered"})
+    return build
+
+
+def due_trigger(
+    spec: FeatureSetSpec,
+    target: BuildTarget | None,
+    last: BuildStatus | None,
+    snapshot: SnapshotRecord | None,
+    *,
+    requested: str | None,
+    now: datetime,
+) -> Trigger | None:
+    """Why a new build must start now, or None. Nothing starts while one runs or the inputs are not Ready."""
+    if target is None or (last is not None and last.phase == "Running"):
+        return None
+    if requested and (last is None or last.request != requested[:128]):
+        return "Requested"
+    finished_recently = (
+        last is not None and last.finished_time is not None and now < last.finished_time + RETRY_FAILED
+    )
+    if snapshot is None:
+        # a finished build that left no snapshot (failed, or registered nothing) is retried, not looped
+        if last is None:
+            return "Initial"
+        return None if finished_recently else "Retry"
+    failed_recently = finished_recently and last is not None and last.phase == "Failed"
+    due = next_build_time(spec, snapshot)
+    if due is not None and now >= due and not failed_recently:
+        return "Scheduled"
+    return None
+
+
+def next_build_time(spec: FeatureSetSpec, snapshot: SnapshotRecord | None) -> datetime | None:
+    if spec.snapshot.schedule is None or snapshot is None:
+        return None
+    return snapshot.created + parse_duration(spec.snapshot.schedule)
+
+
+def plan_build(
+    name: str,
+    spec: FeatureSetSpec,
+    fingerprint: str,
+    trigger: Trigger,
+    *,
+    requested: str | None,
+    now: datetime,
+) -> BuildStatus:
+    """A new build over ``[now - range, now)``, ``now`` floored to the minute (bars close on minutes)."""
+    end = now.replace(second=0, microsecond=0)
+    start = end - parse_duration(spec.snapshot.range)
+    request = requested[:128] if requested else None
+    token = f"{fingerprint}|{trigger}|{request}|{format_time(end)}|{spec.snapshot.mode}"
+    digest = hashlib.sha256(token.encode()).hexdigest()[:8]
+    return BuildStatus(
+        job=f"{f'dataset-{name}'[:54].rstrip('-')}-{digest}",
+        trigger=trigger,
+        request=request,
+        range_start=start,
+        range_end=end,
+        mode=spec.snapshot.mode,
+        started_time=now,
+    )
+
+
+def build_workload(
+    *,
+    namespace: str,
+    name: str,
+    uid: str,
+    spec: FeatureSetSpec,
+    build: BuildStatus,
+    target: BuildTarget,
+    database_secret: str | None,
+) -> WorkloadSpec:
+    """The Job for ``build``. ``database_secret`` as for the ingestor: in a cluster DATABASE_URL comes
+    from that Secret's ``url`` key; the embedded default passes the operator's environment instead."""
+    args = (
+        "build-dataset",
+        "--featureset", f"{namespace}/{name}",
+        "--spec-json", json.dumps(spec.to_k8s(), sort_keys=True, separators=(",", ":")),
+        "--instrument-json", target.instrument_json,
+        "--venue-json", target.venue_json,
+        "--start", format_time(build.range_start),
+        "--end", format_time(build.range_end),
+        "--mode", build.mode,
+    )  # fmt: skip
+    secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
+    return WorkloadSpec(
+        name=build.job,
+        namespace=namespace,
+        kind=WorkloadKind.JOB,
+        component=COMPONENT,
+        command=("tradeplane",),
+        args=args,
+        secret_env=secrets,
+        labels={"tradeplane.io/featureset": name},
+        owner=Owner(api_version=API_VERSION, kind="FeatureSet", name=name, uid=uid),
+        # exit 2 (DatasetIncomplete) is a verdict about the data, not a crash: retrying at once
+        # would only repeat it, so the operator decides when to try again (RETRY_FAILED)
+        restart_policy=RestartPolicy.NEVER,
+        backoff_limit=0,
+        resources=Resources(
+            requests={"cpu": "250m", "memory": "256Mi"}, limits={"cpu": "2", "memory": "2Gi"}
+        ),
+    )

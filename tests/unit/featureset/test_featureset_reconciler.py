@@ -1,0 +1,339 @@
+"""The pure FeatureSet reconciler: contract verdicts, build decisions, snapshot freshness, audit, requeue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tradeplane.crds.featureset import FEATURE_TRANSFORMS, FeatureSetSpec, FeatureSetStatus
+from tradeplane.reconcilers.dataset_build import (
+    REQUEST_ANNOTATION,
+    RETRY_FAILED,
+    BuildTarget,
+    JobObservation,
+    SnapshotRecord,
+)
+from tradeplane.reconcilers.featureset import CONTRACT_READY, FeatureSetInputs, reconcile_featureset
+from tradeplane.reconcilers.kinds import conditions_of
+from tradeplane.reconcilers.references import Observed, references
+from tradeplane.reconcilers.requeue import recheck_due
+from tradeplane.runtime.features.contract import FeatureContract
+from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
+from tradeplane.runtime.features.standard import STANDARD
+from tradeplane.runtime.workloads.spec import RestartPolicy, WorkloadKind, WorkloadStatus
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
+SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "featureset.yaml").read_text())
+SPEC = FeatureSetSpec.model_validate(SAMPLE["spec"])
+CONTRACT = FeatureContract.from_spec(SPEC)
+TARGET = BuildTarget(instrument_json='{"name":"xaut-usdt"}', venue_json='{"name":"bingx-paper"}')
+SNAPSHOT = SnapshotRecord(
+    hash="sha256:" + "ab" * 32,
+    rows=1380,
+    start=T0 - timedelta(hours=24),
+    end=T0,
+    created=T0,
+    uri="/data/datasets/ab.parquet",
+    count=2,
+)
+RUNNING = WorkloadStatus(exists=True, running=True, message="running (pid 7)")
+
+
+def inputs(**changes: Any) -> FeatureSetInputs:
+    refs = references(SPEC)
+    ready = changes.pop("ready", True)
+    base = FeatureSetInputs(
+        namespace="default",
+        name="gold-1m",
+        uid="uid-1",
+        spec=SPEC,
+        contract=CONTRACT,
+        refs=refs,
+        observed={ref: Observed(exists=True, ready=ready) for ref in refs},
+        status=None,
+        generation=1,
+        now=T0,
+        target=TARGET if ready else None,
+    )
+    return replace(base, **changes)
+
+
+def ready_of(status: dict[str, Any], condition: str = "Ready") -> tuple[str, str, str]:
+    found = next(c for c in conditions_of(status) if c.type == condition)
+    return found.status, found.reason, found.message
+
+
+def test_crd_transform_enum_is_the_standard_registry() -> None:
+    """One source of truth: the CRD's copy (kept import-light) must equal the registry."""
+    assert list(FEATURE_TRANSFORMS) == STANDARD.names()
+
+
+def test_sample_uses_real_transforms_and_computes_a_contract() -> None:
+    assert {f.transform for f in SPEC.features} <= set(FEATURE_TRANSFORMS)
+    assert CONTRACT.fingerprint.startswith("sha256:") and len(CONTRACT.columns) == len(SPEC.features)
+
+
+def test_first_pass_with_ready_instrument_computes_contract_audits_it_and_starts_the_initial_build() -> None:
+    plan = reconcile_featureset(inputs())
+    status = plan.status
+    FeatureSetStatus.model_validate(status)  # the plan writes what the CRD accepts
+    assert status["fingerprint"] == CONTRACT.fingerprint
+    assert status["warmupBars"] == CONTRACT.warmup and status["columns"] == len(CONTRACT.columns)
+    assert status["contract"] == {"intervals": ["1m", "1h"], "normalization": "zscore"}
+    assert ready_of(status)[:2] == ("False", "Building")
+    assert ready_of(status, CONTRACT_READY)[:2] == ("True", "ContractValid")
+    assert [a.reason for a in plan.audit] == ["ContractComputed"]
+    assert plan.audit[0].evidence == {"contract": CONTRACT.fingerprint.removeprefix("sha256:")}
+    (job,) = plan.workloads
+    assert job.kind is WorkloadKind.JOB and job.restart_policy is RestartPolicy.NEVER
+    assert job.name.startswith("dataset-gold-1m-") and job.name == status["build"]["job"]
+    args = dict(zip(job.args[1::2], job.args[2::2], strict=False))
+    assert job.args[0] == "build-dataset" and args["--featureset"] == "default/gold-1m"
+    assert args["--start"] == "2026-11-23T12:00:00Z" and args["--end"] == "2026-11-24T12:00:00Z"
+    assert args["--mode"] == "production" and json.loads(args["--spec-json"])["baseInterval"] == "1m"
+    assert args["--instrument-json"] == TARGET.instrument_json and not job.secret_env
+    assert status["build"]["trigger"] == "Initial" and status["nextCheckTime"] == "2026-11-24T12:00:35Z"
+
+
+def test_database_url_comes_from_the_secret_reference_in_a_cluster() -> None:
+    (job,) = reconcile_featureset(inputs(database_secret="tradeplane-database")).workloads
+    assert [(s.env, s.secret, s.key) for s in job.secret_env] == [
+        ("DATABASE_URL", "tradeplane-database", "url")
+    ]
+
+
+def test_a_running_build_keeps_the_identical_job_on_later_passes() -> None:
+    first = reconcile_featureset(inputs())
+    later = reconcile_featureset(
+        inputs(status=first.status, now=T0 + timedelta(minutes=3), job=JobObservation(RUNNING))
+    )
+    assert later.workloads == first.workloads and later.audit == ()
+    assert ready_of(later.status)[1] == "Building"
+
+
+def test_success_registers_the_snapshot_ready_with_audit_and_no_new_job() -> None:
+    first = reconcile_featureset(inputs())
+    done = WorkloadStatus(exists=True, succeeded=True, message="completed")
+    snapshot = replace(SNAPSHOT, created=T0 + timedelta(minutes=1))
+    plan = reconcile_featureset(
+        inputs(
+            status=first.status, now=T0 + timedelta(minutes=2), job=JobObservation(done), snapshot=snapshot
+        )
+    )
+    status = plan.status
+    assert ready_of(status)[:2] == ("True", "SnapshotReady")
+    assert status["latestSnapshot"]["hash"] == SNAPSHOT.hash and status["latestSnapshot"]["rows"] == 1380
+    assert status["latestSnapshot"]["uri"] == SNAPSHOT.uri and status["snapshots"] == 2
+    assert status["build"]["phase"] == "Succeeded" and plan.workloads == ()
+    assert [a.reason for a in plan.audit] == ["SnapshotRegistered"]
+    assert plan.audit[0].evidence["dataset"] == "ab" * 32
+    assert status["nextBuildTime"] == "2026-11-25T12:01:30Z"  # created + schedule 24h
+    FeatureSetStatus.model_validate(status)
+
+
+def test_a_failed_build_shows_build_failed_with_the_builders_message_and_retries_later() -> None:
+    first = reconcile_featureset(inputs())
+    failed = WorkloadStatus(exists=True, failed=True, message="exited with code 2 (restart policy never)")
+    detail = "DatasetIncomplete: klines 1m missing [2026-11-24T03:00:00Z, 2026-11-24T03:05:00Z)"
+    after = T0 + timedelta(minutes=1)
+    plan = reconcile_featureset(inputs(status=first.status, now=after, job=JobObservation(failed, detail)))
+    status, reason, message = ready_of(plan.status)
+    assert (status, reason) == ("False", "BuildFailed") and "DatasetIncomplete: klines 1m missing" in message
+    assert ready_of(plan.status, "Reconciling")[0] == "True" and plan.workloads == ()
+    assert plan.status["nextCheckTime"] == "2026-11-24T12:06:30Z"
+    # not retried before RETRY_FAILED; then retried with a new Job
+    again = reconcile_featureset(inputs(status=plan.status, now=after + RETRY_FAILED - timedelta(seconds=1)))
+    assert again.workloads == ()
+    retried = reconcile_featureset(inputs(status=plan.status, now=after + RETRY_FAILED))
+    assert retried.status["build"]["trigger"] == "Retry"
+    assert retried.workloads[0].name != first.workloads[0].name
+
+
+def test_without_detail_the_job_message_is_shown() -> None:
+    first = reconcile_featureset(inputs())
+    failed = WorkloadStatus(
+        exists=True, failed=True, message="BackoffLimitExceeded: Job has reached the limit"
+    )
+    plan = reconcile_featureset(inputs(status=first.status, job=JobObservation(failed)))
+    assert "BackoffLimitExceeded" in ready_of(plan.status)[2]
+
+
+def test_a_request_annotation_makes_a_new_job_once() -> None:
+    ready = _ready_status()
+    requested = reconcile_featureset(
+        inputs(
+            status=ready, snapshot=SNAPSHOT, requested="2026-11-24T12:05:00Z", now=T0 + timedelta(minutes=5)
+        )
+    )
+    (job,) = requested.workloads
+    assert requested.status["build"]["trigger"] == "Requested"
+    assert requested.status["build"]["request"] == "2026-11-24T12:05:00Z"
+    # still Ready on the previous snapshot while rebuilding
+    assert ready_of(requested.status)[:2] == ("True", "SnapshotReady")
+    assert "rebuilding (requested" in ready_of(requested.status)[2]
+    done = WorkloadStatus(exists=True, succeeded=True)
+    finished = reconcile_featureset(
+        inputs(
+            status=requested.status,
+            snapshot=SNAPSHOT,
+            requested="2026-11-24T12:05:00Z",
+            job=JobObservation(done),
+            now=T0 + timedelta(minutes=6),
+        )
+    )
+    assert finished.workloads == () and finished.status["build"]["phase"] == "Succeeded"
+    other = reconcile_featureset(
+        inputs(status=finished.status, snapshot=SNAPSHOT, requested="second", now=T0 + timedelta(minutes=7))
+    )
+    assert other.workloads and other.workloads[0].name != job.name
+
+
+def test_the_schedule_makes_a_stale_snapshot_not_ready_and_starts_a_build() -> None:
+    due = T0 + timedelta(hours=24)
+    fresh = reconcile_featureset(
+        inputs(status=_ready_status(), snapshot=SNAPSHOT, now=due - timedelta(seconds=1))
+    )
+    assert fresh.workloads == () and ready_of(fresh.status)[0] == "True"
+    assert fresh.status["nextCheckTime"] == "2026-11-25T12:00:30Z"
+    stale = reconcile_featureset(inputs(status=_ready_status(), snapshot=SNAPSHOT, now=due))
+    assert stale.status["build"]["trigger"] == "Scheduled" and len(stale.workloads) == 1
+    assert ready_of(stale.status)[:2] == ("False", "Building")
+
+
+def test_without_a_schedule_a_snapshot_stays_ready_and_nothing_is_requeued() -> None:
+    spec = SPEC.model_copy(update={"snapshot": SPEC.snapshot.model_copy(update={"schedule": None})})
+    plan = reconcile_featureset(
+        inputs(spec=spec, status=_ready_status(), snapshot=SNAPSHOT, now=T0 + timedelta(days=30))
+    )
+    assert plan.workloads == () and ready_of(plan.status)[0] == "True"
+    assert "nextCheckTime" not in plan.status and "nextBuildTime" not in plan.status
+    assert recheck_due("FeatureSet", {}, plan.status) is None
+
+
+def test_waiting_for_the_instrument_starts_nothing_and_looks_again() -> None:
+    plan = reconcile_featureset(inputs(ready=False))
+    assert plan.workloads == ()
+    assert ready_of(plan.status)[:2] == ("False", "WaitingForInstrument")
+    assert "xaut-usdt" in ready_of(plan.status)[2]
+    assert plan.status["fingerprint"] == CONTRACT.fingerprint
+    assert recheck_due("FeatureSet", {}, plan.status) == T0 + timedelta(seconds=15)
+    # a request waits too
+    assert reconcile_featureset(inputs(ready=False, requested="now")).workloads == ()
+
+
+def test_a_missing_instrument_is_progressing_not_found() -> None:
+    refs = references(SPEC)
+    plan = reconcile_featureset(inputs(observed={ref: Observed(exists=False) for ref in refs}, target=None))
+    assert ready_of(plan.status)[:2] == ("False", "InstrumentNotFound")
+    assert plan.workloads == () and plan.status["fingerprint"] == CONTRACT.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            FeatureParamError("rsi_14", "n", "must be an integer in [2, 1000], got 5000"),
+            "InvalidFeatureParameter",
+        ),
+        (UnknownFeature("ema_ratio", ["atr", "rsi"]), "UnknownFeature"),
+        (ValueError("feature 'x': interval '4h' is neither ..."), "InvalidFeatureSet"),
+    ],
+)
+def test_contract_errors_stall_with_the_registry_message(error: Exception, reason: str) -> None:
+    previous = reconcile_featureset(inputs()).status
+    plan = reconcile_featureset(inputs(contract=error, status=previous))
+    status, found, message = ready_of(plan.status, "Stalled")
+    assert (status, found) == ("True", reason) and str(error) in message
+    assert ready_of(plan.status)[0] == "False" and ready_of(plan.status, "Reconciling")[0] == "False"
+    assert ready_of(plan.status, CONTRACT_READY)[:2] == ("False", reason)
+    assert plan.workloads == () and plan.audit == () and "fingerprint" not in plan.status
+
+
+def test_real_registry_errors_map_to_their_reasons() -> None:
+    bad = SAMPLE["spec"] | {"features": [{"name": "rsi_x", "transform": "rsi", "params": {"n": 100000}}]}
+    spec = FeatureSetSpec.model_validate(bad)
+    with pytest.raises(FeatureParamError) as caught:
+        FeatureContract.from_spec(spec)
+    plan = reconcile_featureset(inputs(spec=spec, contract=caught.value))
+    assert ready_of(plan.status, "Stalled")[1] == "InvalidFeatureParameter"
+    assert "'rsi_x'" in ready_of(plan.status)[2] and "'n'" in ready_of(plan.status)[2]
+
+
+def test_an_operator_restart_mid_build_reapplies_the_job_then_sees_the_registered_snapshot() -> None:
+    first = reconcile_featureset(inputs())
+    gone = JobObservation(WorkloadStatus(exists=False, message="not running here"))
+    again = reconcile_featureset(inputs(status=first.status, job=gone, now=T0 + timedelta(seconds=40)))
+    assert again.workloads == first.workloads
+    registered = replace(SNAPSHOT, created=T0 + timedelta(seconds=50))
+    done = reconcile_featureset(
+        inputs(status=again.status, job=gone, snapshot=registered, now=T0 + timedelta(minutes=1))
+    )
+    assert done.status["build"]["phase"] == "Succeeded" and done.workloads == ()
+
+
+def test_a_succeeded_build_that_registered_nothing_is_retried_not_looped() -> None:
+    first = reconcile_featureset(inputs())
+    done = JobObservation(WorkloadStatus(exists=True, succeeded=True))
+    finished = reconcile_featureset(inputs(status=first.status, job=done, now=T0 + timedelta(seconds=10)))
+    assert finished.workloads == () and ready_of(finished.status)[1] == "ContractReady"
+    later = reconcile_featureset(
+        inputs(status=finished.status, now=T0 + timedelta(seconds=10) + RETRY_FAILED)
+    )
+    assert later.status["build"]["trigger"] == "Retry"
+
+
+def test_request_annotation_name() -> None:
+    assert REQUEST_ANNOTATION == "dataset.tradeplane.io/requested-at"
+
+
+def _ready_status() -> dict[str, Any]:
+    first = reconcile_featureset(inputs())
+    done = JobObservation(WorkloadStatus(exists=True, succeeded=True))
+    return reconcile_featureset(inputs(status=first.status, job=done, snapshot=SNAPSHOT)).status
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ready=st.booleans(),
+    has_snapshot=st.booleans(),
+    job=st.sampled_from([None, "running", "succeeded", "failed", "gone"]),
+    requested=st.one_of(st.none(), st.text(min_size=1, max_size=40)),
+    minutes=st.integers(min_value=0, max_value=3000),
+    previous=st.booleans(),
+)
+def test_the_plan_is_deterministic_for_the_same_inputs(
+    ready: bool, has_snapshot: bool, job: str | None, requested: str | None, minutes: int, previous: bool
+) -> None:
+    observed = {
+        None: None,
+        "running": JobObservation(RUNNING),
+        "succeeded": JobObservation(WorkloadStatus(exists=True, succeeded=True)),
+        "failed": JobObservation(WorkloadStatus(exists=True, failed=True, message="exit 2"), "gaps"),
+        "gone": JobObservation(WorkloadStatus(exists=False)),
+    }[job]
+    given_inputs = inputs(
+        ready=ready,
+        status=reconcile_featureset(inputs()).status if previous else None,
+        snapshot=SNAPSHOT if has_snapshot else None,
+        job=observed,
+        requested=requested,
+        now=T0 + timedelta(minutes=minutes),
+    )
+    first, second = reconcile_featureset(given_inputs), reconcile_featureset(given_inputs)
+    assert first == second
+    FeatureSetStatus.model_validate(first.status)
+    # Ready=True only ever with a snapshot that is not older than the schedule
+    if ready_of(first.status)[0] == "True":
+        assert has_snapshot and T0 + timedelta(minutes=minutes) < SNAPSHOT.created + timedelta(hours=24)
+    assert len(first.workloads) <= 1 and all(w.kind is WorkloadKind.JOB for w in first.workloads)
