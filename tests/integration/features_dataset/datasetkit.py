@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.runtime.features import synthetic
+from tradeplane.runtime.features.dataset_inputs import LoadedInputs, load_inputs
+from tradeplane.runtime.features.inputs import FundingSchedule
 from tradeplane.runtime.features.plan import FeaturePlan
+from tradeplane.runtime.features.snapshot import Mode, Snapshot, SourceLabel, build_snapshot
 from tradeplane.runtime.marketdata import grid, store
 from tradeplane.runtime.marketdata.lease import PlainWriter
 from tradeplane.runtime.marketdata.rows import Candle, MarkCandle, Provenance
@@ -37,6 +41,8 @@ MINUTE = timedelta(minutes=1)
 HISTORY = timedelta(hours=12)
 """Seeded history before START: more than the plan's warm-up and the funding settlement before it."""
 SIM_REST = "http://127.0.0.1:18080"
+
+SIMULATED = SourceLabel.of(f"{NAMESPACE}/{VENUE}", SIM_REST)
 
 SPEC: dict[str, Any] = {
     "instrumentRefs": [{"name": "xaut"}],
@@ -169,3 +175,38 @@ async def delete_bar(engine: AsyncEngine, open_time: datetime, interval: str = "
         t=open_time,
     )
     assert deleted == 1
+
+
+async def load(engine: AsyncEngine, **overrides: Any) -> LoadedInputs:
+    feature_plan = plan()
+    arguments: dict[str, Any] = {
+        "base_interval": "1m",
+        "context_intervals": feature_plan.context_intervals,
+        "start": START,
+        "end": END,
+        "need_funding": True,
+        "need_mark": True,
+        "warmup_bars": feature_plan.warmup,
+        "funding_schedule": FundingSchedule(),
+        "need_schedule": True,
+    }
+    return await load_inputs(engine, KEY, **(arguments | overrides))
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+def build(loaded: LoadedInputs, directory: Path, mode: Mode = "production") -> Snapshot:
+    document, fingerprint = contract()
+    return build_snapshot(
+        plan(),
+        loaded,
+        contract_json=document,
+        fingerprint=fingerprint,
+        mode=mode,
+        source=SIMULATED,
+        code_version="0.1.0",
+        metadata_snapshot_ids={"contract": 7},
+        directory=directory,
+    )

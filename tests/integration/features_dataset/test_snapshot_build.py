@@ -11,7 +11,6 @@ import math
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,14 +18,10 @@ import pytest
 from integration.features_dataset import datasetkit as kit
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.runtime.features.dataset_inputs import LoadedInputs, load_inputs
-from tradeplane.runtime.features.inputs import FundingSchedule, SourceQuarantine
+from tradeplane.runtime.features.inputs import SourceQuarantine
 from tradeplane.runtime.features.snapshot import (
     DatasetIncomplete,
-    Mode,
-    Snapshot,
     SourceLabel,
-    build_snapshot,
     is_production_endpoint,
 )
 from tradeplane.runtime.marketdata import store
@@ -35,51 +30,15 @@ from tradeplane.runtime.marketdata.lease import PlainWriter
 
 pytestmark = pytest.mark.integration
 
-SIMULATED = SourceLabel.of(f"{kit.NAMESPACE}/{kit.VENUE}", kit.SIM_REST)
 ROWS = 360  # six hours of 1m bars
-
-
-async def load(engine: AsyncEngine, **overrides: Any) -> LoadedInputs:
-    plan = kit.plan()
-    arguments: dict[str, Any] = {
-        "base_interval": "1m",
-        "context_intervals": plan.context_intervals,
-        "start": kit.START,
-        "end": kit.END,
-        "need_funding": True,
-        "need_mark": True,
-        "warmup_bars": plan.warmup,
-        "funding_schedule": FundingSchedule(),
-        "need_schedule": True,
-    }
-    return await load_inputs(engine, kit.KEY, **(arguments | overrides))
-
-
-def listing(directory: Path) -> list[str]:
-    return sorted(path.name for path in directory.iterdir())
-
-
-def build(loaded: LoadedInputs, directory: Path, mode: Mode = "production") -> Snapshot:
-    document, fingerprint = kit.contract()
-    return build_snapshot(
-        kit.plan(),
-        loaded,
-        contract_json=document,
-        fingerprint=fingerprint,
-        mode=mode,
-        source=SIMULATED,
-        code_version="0.1.0",
-        metadata_snapshot_ids={"contract": 7},
-        directory=directory,
-    )
 
 
 async def test_same_inputs_give_byte_identical_parquet_with_the_declared_layout(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     seeded = await kit.seed(engine)
-    first = build(await load(engine), tmp_path / "a")
-    second = build(await load(engine), tmp_path / "b")
+    first = kit.build(await kit.load(engine), tmp_path / "a")
+    second = kit.build(await kit.load(engine), tmp_path / "b")
     data = first.path.read_bytes()
     assert data == second.path.read_bytes()
     assert first.manifest_path.read_bytes() == second.manifest_path.read_bytes()
@@ -113,10 +72,10 @@ async def test_same_inputs_give_byte_identical_parquet_with_the_declared_layout(
 
 async def test_a_different_range_gives_a_different_hash(engine: AsyncEngine, tmp_path: Path) -> None:
     await kit.seed(engine)
-    full = build(await load(engine), tmp_path)
-    shorter = build(await load(engine, end=kit.END - kit.MINUTE), tmp_path)
+    full = kit.build(await kit.load(engine), tmp_path)
+    shorter = kit.build(await kit.load(engine, end=kit.END - kit.MINUTE), tmp_path)
     assert shorter.hash != full.hash and shorter.rows == ROWS - 1
-    assert listing(tmp_path) == sorted(
+    assert kit.listing(tmp_path) == sorted(
         name for s in (full, shorter) for name in (s.path.name, s.manifest_path.name)
     )
 
@@ -127,9 +86,9 @@ async def test_production_refuses_a_missing_bar_and_writes_nothing(
     await kit.seed(engine)
     hole = kit.START + 90 * kit.MINUTE
     await kit.delete_bar(engine, hole)
-    loaded = await load(engine)
+    loaded = await kit.load(engine)
     with pytest.raises(DatasetIncomplete) as caught:
-        build(loaded, tmp_path / "out")
+        kit.build(loaded, tmp_path / "out")
     assert caught.value.problems == [
         "klines/1m 2026-01-05T09:30:00.000Z..2026-01-05T09:30:00.000Z: 1 missing"
     ]
@@ -141,7 +100,7 @@ async def test_research_writes_the_gappy_range_and_says_so(engine: AsyncEngine, 
     await kit.seed(engine)
     await kit.delete_bar(engine, kit.START + 90 * kit.MINUTE)
     await kit.delete_bar(engine, kit.START + 91 * kit.MINUTE)
-    snapshot = build(await load(engine), tmp_path, mode="research")
+    snapshot = kit.build(await kit.load(engine), tmp_path, mode="research")
     assert snapshot.path.is_file() and snapshot.rows == ROWS - 2 and not snapshot.gap_free
     gaps = snapshot.manifest["gaps"]
     assert gaps["gapFree"] is False
@@ -183,12 +142,12 @@ async def test_unresolved_gap_events_fail_production_and_healed_ones_are_listed(
         t=kit.START + timedelta(hours=1),
     )
     with pytest.raises(DatasetIncomplete) as caught:
-        build(await load(engine), tmp_path)
+        kit.build(await kit.load(engine), tmp_path)
     (problem,) = caught.value.problems
     assert problem.startswith("klines/1m 2026-01-05T10:00:00.000Z..2026-01-05T10:01:00.000Z: 2 missing")
     assert problem.endswith(", open)")
     await kit.execute(engine, "UPDATE tradeplane.market_gap_events SET state = 'healed'")
-    snapshot = build(await load(engine), tmp_path)
+    snapshot = kit.build(await kit.load(engine), tmp_path)
     assert snapshot.gap_free
     assert [(e["state"], e["start"]) for e in snapshot.manifest["gaps"]["events"]] == [
         ("healed", "2026-01-05T09:00:00.000Z"),
@@ -205,13 +164,13 @@ async def test_missing_funding_and_missing_context_bars_are_named(
     )
     await kit.delete_bar(engine, kit.START + timedelta(hours=2), interval="1h")
     with pytest.raises(DatasetIncomplete) as caught:
-        build(await load(engine), tmp_path)
+        kit.build(await kit.load(engine), tmp_path)
     assert caught.value.problems == [
         "klines/1h 2026-01-05T10:00:00.000Z..2026-01-05T10:00:00.000Z: 1 missing",
         "funding 2026-01-05T08:00:00.000Z..2026-01-05T08:00:00.000Z: 1 missing",
     ]
     await kit.execute(engine, "DELETE FROM tradeplane.market_funding_rates")
-    loaded = await load(engine, funding_schedule=None)
+    loaded = await kit.load(engine, funding_schedule=None)
     assert loaded.missing_data == (
         "funding: no funding rate known at 2026-01-05T08:00:00.000Z (the first row)",
         "funding schedule: the contract snapshot states no funding interval",
@@ -232,7 +191,7 @@ async def test_unconfirmed_closed_bars_are_used_and_counted(engine: AsyncEngine,
     )
     async with PlainWriter(engine).transaction() as conn:
         await store.upsert_candles(conn, kit.KEY, "1m", unconfirmed, kit.provenance())
-    snapshot = build(await load(engine), tmp_path)
+    snapshot = kit.build(await kit.load(engine), tmp_path)
     assert snapshot.manifest["sources"][0]["unconfirmed"] == 3 and snapshot.rows == ROWS
     # a bar that is stored but not closed is not a bar yet: the range is missing it
     still_open = seeded.bars[-1]._replace(
@@ -242,7 +201,7 @@ async def test_unconfirmed_closed_bars_are_used_and_counted(engine: AsyncEngine,
     async with PlainWriter(engine).transaction() as conn:
         await store.upsert_candles(conn, kit.KEY, "1m", [still_open], kit.provenance())
     with pytest.raises(DatasetIncomplete, match=r"klines/1m 2026-01-05T08:20:00.000Z\.\.\S+: 1 missing"):
-        build(await load(engine), tmp_path)
+        kit.build(await kit.load(engine), tmp_path)
 
 
 async def test_a_non_positive_price_is_quarantined_not_zero_filled(engine: AsyncEngine) -> None:
@@ -254,14 +213,14 @@ async def test_a_non_positive_price_is_quarantined_not_zero_filled(engine: Async
         t=at,
     )
     with pytest.raises(SourceQuarantine) as caught:
-        await load(engine)
+        await kit.load(engine)
     (row,) = caught.value.rows
     assert (row.stream, row.reason) == ("bars", "non-positive price")
     assert row.time_ms == int((at + kit.MINUTE).timestamp() * 1000) - 1
 
 
 def test_only_bingx_production_is_unsimulated() -> None:
-    assert SIMULATED.simulated and SIMULATED.to_json()["restEndpoint"] == kit.SIM_REST
+    assert kit.SIMULATED.simulated and kit.SIMULATED.to_json()["restEndpoint"] == kit.SIM_REST
     for url in (
         "https://open-api.bingx.com",
         "https://OPEN-API.bingx.com/",
