@@ -281,11 +281,14 @@ class FeatureContract:
         )
 
     def summary(self) -> dict[str, Any]:
-        """For ``FeatureSet.status``: ``fingerprint``, ``warmup_bars`` and ``columns`` are its fields."""
+        """The ``FeatureSet.status`` fields this contract fills (snake_case field names), so the
+        reconciler can ``model_copy(update=...)`` without restating what they mean."""
         return {
             "fingerprint": self.fingerprint,
             "columns": len(self.columns),
             "warmup_bars": self.warmup,
-            "intervals": list(self.source_intervals),
-            "normalization": self.normalization_method,
+            "contract": {
+                "intervals": list(self.source_intervals),
+                "normalization": self.normalization_method,
+            },
         }

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeplane.crds.featureset import FeatureSet, FeatureSetSpec
+from tradeplane.crds.featureset import FeatureSet, FeatureSetSpec, FeatureSetStatus
 from tradeplane.runtime.features.contract import FeatureContract, canonical_bytes, canonical_decimal
 from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
@@ -194,9 +194,11 @@ def test_resolved_columns_inputs_intervals_and_summary() -> None:
         "fingerprint": contract.fingerprint,
         "columns": 27,
         "warmup_bars": 244,
-        "intervals": ["1m", "1h"],
-        "normalization": "robust",
+        "contract": {"intervals": ["1m", "1h"], "normalization": "robust"},
     }
+    status = FeatureSetStatus.model_validate(contract.summary())
+    assert (status.fingerprint, status.columns, status.warmup_bars) == (contract.fingerprint, 27, 244)
+    assert status.contract is not None and status.contract.intervals == ["1m", "1h"]
     bars_only = FeatureContract.build([FeatureSpec("r", "log_return")], base_interval="5m")
     assert bars_only.inputs == ("klines:5m",) and bars_only.normalization_clip is None
 
