@@ -4,9 +4,9 @@ Why it exists: batch (dataset builder, trainer), incremental (executor) and the 
 backtest reads must be the same numbers, and they must stay the same numbers across refactors. This
 module builds :class:`Inputs` from the simulator's own deterministic history (its market model,
 without starting the HTTP server: the history is a pure function of seed, symbol and start), writes
-and reads the feature table the way a backtest consumes it (with the contract fingerprint in the
-Parquet schema metadata, checked on read), and (de)serialises golden vectors with exact floats
-(``repr`` round-trips every float64 in Python's JSON).
+the feature table with the dataset snapshot's own writer and reads it back the way a backtest must
+(the contract fingerprint in the schema metadata checked against the expected contract), and
+(de)serialises golden vectors with exact floats (``repr`` round-trips every float64 in Python's JSON).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tradeplane.runtime.features.compat import ContractMismatch, FeatureBatch
 from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.inputs import Bars, FloatArray, FundingSchedule, Inputs, IntArray, Series
 from tradeplane.runtime.features.plan import FeatureSpec
+from tradeplane.runtime.features.snapshot import COLUMNS_KEY, FINGERPRINT_KEY, TIME_COLUMNS, parquet_bytes
 from tradeplane.runtime.features.standard_set import STANDARD_SET
 from tradeplane.runtime.venue.sim.bars import MINUTE_MS, aggregate, bucket_close
 from tradeplane.runtime.venue.sim.catalog import CATALOG
@@ -33,8 +34,6 @@ from tradeplane.runtime.venue.sim.market import HOUR_MS, Market, SymbolMarket
 GOLDEN_FORMAT = 1
 DEFAULT_START_TIME_MS = 1_767_571_200_000
 """The simulator's default start (``SimConfig.start_time_ms``), 2026-01-05 00:00 UTC."""
-FINGERPRINT_KEY = b"tradeplane.feature_contract.fingerprint"
-CONTRACT_KEY = b"tradeplane.feature_contract"
 
 PARITY_FEATURES: tuple[FeatureSpec, ...] = (
     *STANDARD_SET,
@@ -127,34 +126,34 @@ def inputs_digest(inputs: Inputs) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-# ---- the backtest's data path: a Parquet feature table ----------------------------------------------
+# ---- the backtest's data path: the dataset snapshot's Parquet file ---------------------------------
 
 
 def write_feature_table(path: Path, contract: FeatureContract, bars: Bars, matrix: FloatArray) -> None:
-    """``open_time_ms, close_time_ms`` + one float64 column per contract column, contract in metadata."""
-    arrays = [pa.array(bars.open_time_ms, pa.int64()), pa.array(bars.close_time_ms, pa.int64())]
-    arrays += [pa.array(matrix[:, i], pa.float64()) for i in range(matrix.shape[1])]
-    names = ["open_time_ms", "close_time_ms", *contract.column_names]
-    metadata = {FINGERPRINT_KEY: contract.fingerprint.encode(), CONTRACT_KEY: contract.canonical_json()}
-    pq.write_table(pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(metadata), path)
+    """The file the dataset builder writes (:func:`snapshot.parquet_bytes`, the one implementation)."""
+    data = parquet_bytes(
+        bars.open_time_ms, bars.close_time_ms, matrix, contract.column_names, contract.fingerprint
+    )
+    path.write_bytes(data)
 
 
 def read_feature_table(path: Path, expected: FeatureContract) -> tuple[IntArray, FeatureBatch]:
-    """Close times and the feature batch, refused unless the table was written for ``expected``."""
+    """Close times (ms) and the feature batch of a snapshot file, refused unless it was written for
+    ``expected``: what a trainer or backtest must call before trusting the columns."""
     table = pq.read_table(path)
     metadata = table.schema.metadata or {}
-    if FINGERPRINT_KEY not in metadata or CONTRACT_KEY not in metadata:
+    if FINGERPRINT_KEY not in metadata:
         raise ContractMismatch(
             expected.fingerprint[:19], "none", other=("the table carries no feature contract",)
         )
-    written = metadata[FINGERPRINT_KEY].decode()
-    if FeatureContract.from_json(metadata[CONTRACT_KEY]).fingerprint != written:
-        raise ValueError(f"{path}: the stored contract does not hash to the stored fingerprint {written}")
-    names = tuple(table.column_names[2:])
+    names = tuple(name for name in table.column_names if name not in TIME_COLUMNS)
+    if COLUMNS_KEY in metadata and tuple(json.loads(metadata[COLUMNS_KEY])) != names:
+        raise ValueError(f"{path}: the columns in the schema metadata are not the table's columns")
     values = np.column_stack([table.column(name).to_numpy() for name in names]).astype(np.float64)
-    batch = FeatureBatch(written, names, values)
+    batch = FeatureBatch(metadata[FINGERPRINT_KEY].decode(), names, values)
     batch.check(expected)
-    return table.column("close_time_ms").to_numpy().astype(np.int64), batch
+    close = table.column("close_time").cast(pa.int64()).to_numpy().astype(np.int64)
+    return close, batch
 
 
 # ---- golden vectors -----------------------------------------------------------------------------------
