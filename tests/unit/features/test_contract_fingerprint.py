@@ -158,6 +158,8 @@ def test_canonical_json_is_sorted_compact_and_float_free() -> None:
     assert json.loads(raw)["columns"][3]["params"] == {"k": "2.5", "n": 20}
     with pytest.raises(TypeError, match=r"float at \$.a\[1\]"):
         canonical_bytes({"a": [1, 2.0]})
+    with pytest.raises(TypeError, match="non-string key 1"):
+        canonical_bytes({"a": {1: "x"}})
 
 
 def test_to_json_from_json_round_trips_exactly() -> None:

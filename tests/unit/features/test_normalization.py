@@ -170,3 +170,8 @@ def test_a_corrupt_stored_fit_is_refused_when_loaded() -> None:
     text = fit(MATRIX).to_json().replace('"scale":["', '"scale":["-', 1)
     with pytest.raises(ValueError, match="scales positive"):
         FittedNormalization.from_json(text)
+
+
+def test_a_fit_with_mismatched_lengths_is_refused() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        FittedNormalization("sha256:" + "0" * 64, ("a", "b"), "zscore", None, (0.0,), (1.0, 1.0), 3)

@@ -22,6 +22,7 @@ from tradeplane.runtime.features.parity import (
     Golden,
     SimWindow,
     dump_golden,
+    golden_from,
     inputs_digest,
     load_golden,
     parity_contract,
@@ -153,3 +154,15 @@ def test_golden_text_round_trips_exactly(golden: Golden) -> None:
     assert dump_golden(load_golden(text)) == text
     with pytest.raises(ValueError, match="does not match its stored fingerprint"):
         load_golden(text.replace('"window": 64', '"window": 65', 1))
+
+
+def test_golden_writer_refuses_windows_too_short_or_not_warmed_up(golden: Golden) -> None:
+    inputs = sim_inputs(golden.window)
+    matrix = golden.contract.plan().batch(inputs)
+    with pytest.raises(ValueError, match="need 1299 base bars for 1000 golden rows, have 604"):
+        golden_from(golden.window, inputs, golden.contract, matrix, 1000)
+    warming = Golden(golden.window, golden.inputs_digest, golden.contract, 0, (), matrix[:5])
+    with pytest.raises(ValueError, match="past every column's warm-up"):
+        dump_golden(warming)
+    with pytest.raises(ValueError, match="golden format 2"):
+        load_golden(GOLDEN_FILE.read_text(encoding="utf-8").replace('"format": 1', '"format": 2', 1))
