@@ -22,6 +22,7 @@ from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicySpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import Decider, OperatorContext, Pass, run_pass
+from tradeplane.operator.featureset import decide_featureset
 from tradeplane.operator.ingest_observe import observe_ingest
 from tradeplane.operator.resync import REQUESTED_AT, due_index_id
 from tradeplane.operator.venue_sync import VenueTarget, sync_instrument, sync_venue
@@ -177,6 +178,11 @@ async def _instrument(step: Pass, context: OperatorContext) -> Plan:
     )
 
 
+async def _featureset(step: Pass, context: OperatorContext) -> Plan:
+    refs = references(getattr(step.resource, "spec"))  # noqa: B009
+    return await decide_featureset(step, context, {ref: observe(step, ref) for ref in refs})
+
+
 async def _riskpolicy(step: Pass, _context: OperatorContext) -> Plan:
     spec: RiskPolicySpec = getattr(step.resource, "spec")  # noqa: B009
     return riskpolicy.reconcile(spec, step.status, step.generation, step.now)
@@ -185,7 +191,7 @@ async def _riskpolicy(step: Pass, _context: OperatorContext) -> Plan:
 DECIDERS: dict[str, Decider] = {
     "Venue": _venue,
     "Instrument": _instrument,
-    "FeatureSet": _pending_plane,
+    "FeatureSet": _featureset,
     "Model": _pending_plane,
     "ModelVersion": _pending_plane,
     "Rollout": _pending_plane,

@@ -54,10 +54,14 @@ class SnapshotRecord:
 
 @dataclass(frozen=True)
 class BuildTarget:
-    """What the Job reads besides the spec: the (Ready) Instrument and its Venue, as JSON documents."""
+    """What the Job reads besides the spec: the (Ready) Instrument and its Venue as JSON documents
+    (``metadata.name`` and ``spec`` only: status changes every pass and would change the Job), and the
+    contract exactly as computed for status, so the Job cannot fingerprint differently."""
 
     instrument_json: str
     venue_json: str
+    contract_json: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,24 @@ def due_trigger(
             return "Initial"
         return None if finished_recently else "Retry"
     failed_recently = finished_recently and last is not None and last.phase == "Failed"
-    due = next_build_time(spec, snapshot)
+    due = next_build_time(spec, snapshot, last)
     if due is not None and now >= due and not failed_recently:
         return "Scheduled"
     return None
 
 
-def next_build_time(spec: FeatureSetSpec, snapshot: SnapshotRecord | None) -> datetime | None:
+def next_build_time(
+    spec: FeatureSetSpec, snapshot: SnapshotRecord | None, last: BuildStatus | None
+) -> datetime | None:
+    """``schedule`` after the newest of the snapshot and the last successful build: a build whose
+    content hashes to the snapshot already registered re-registers nothing (the registry is idempotent
+    on the hash), and must not leave the schedule due for ever."""
     if spec.snapshot.schedule is None or snapshot is None:
         return None
-    return snapshot.created + parse_duration(spec.snapshot.schedule)
+    built = snapshot.created
+    if last is not None and last.phase == "Succeeded":
+        built = max(built, last.started_time)
+    return built + parse_duration(spec.snapshot.schedule)
 
 
 def plan_build(
@@ -179,6 +191,8 @@ def build_workload(
         "--venue-json", target.venue_json,
         "--start", format_time(build.range_start),
         "--end", format_time(build.range_end),
+        "--contract-json", target.contract_json,
+        "--fingerprint", target.fingerprint,
         "--mode", build.mode,
     )  # fmt: skip
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()

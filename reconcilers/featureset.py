@@ -231,7 +231,7 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
                 database_secret=inputs.database_secret,
             ),
         )
-    scheduled = next_build_time(inputs.spec, snapshot)
+    scheduled = next_build_time(inputs.spec, snapshot, build)
     fresh = snapshot is not None and (scheduled is None or now < scheduled)
     fields = contract_fields(contract)
     if snapshot is not None:

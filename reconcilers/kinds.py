@@ -1,10 +1,10 @@
 """Reconcilers for kinds whose reference checks are all this control-plane release can do.
 
-The planes behind Instrument, FeatureSet, Model, ModelVersion and Rollout (ingest, datasets,
-training, execution) arrive in later releases. Until then these objects resolve their references
-and then say honestly that they wait for their plane: Ready=False, Reconciling=True, never a fake
-Ready. Venue checks its credentials Secret; RiskPolicy runs the kill-switch state machine (see
-``riskpolicy.py``).
+The planes behind Model, ModelVersion and Rollout (training, execution) arrive in later releases
+(Instrument and FeatureSet have theirs: ``instrument.py``, ``featureset.py``). Until then these
+objects resolve their references and then say honestly that they wait for their plane:
+Ready=False, Reconciling=True, never a fake Ready. Venue checks its credentials Secret;
+RiskPolicy runs the kill-switch state machine (see ``riskpolicy.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
 
 PLANE_PENDING: dict[str, str] = {
-    "FeatureSet": "feature contracts and dataset snapshots",
     "Model": "training and promotion gates",
     "ModelVersion": "evaluation and gate decisions",
     "Rollout": "the executor and capital weights",

@@ -37,7 +37,12 @@ T0 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
 SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "featureset.yaml").read_text())
 SPEC = FeatureSetSpec.model_validate(SAMPLE["spec"])
 CONTRACT = FeatureContract.from_spec(SPEC)
-TARGET = BuildTarget(instrument_json='{"name":"xaut-usdt"}', venue_json='{"name":"bingx-paper"}')
+TARGET = BuildTarget(
+    instrument_json='{"metadata":{"name":"xaut-usdt"}}',
+    venue_json='{"metadata":{"name":"bingx-paper"}}',
+    contract_json=CONTRACT.to_json(),
+    fingerprint=CONTRACT.fingerprint,
+)
 SNAPSHOT = SnapshotRecord(
     hash="sha256:" + "ab" * 32,
     rows=1380,
@@ -103,6 +108,7 @@ def test_first_pass_with_ready_instrument_computes_contract_audits_it_and_starts
     assert args["--start"] == "2026-11-23T12:00:00Z" and args["--end"] == "2026-11-24T12:00:00Z"
     assert args["--mode"] == "production" and json.loads(args["--spec-json"])["baseInterval"] == "1m"
     assert args["--instrument-json"] == TARGET.instrument_json and not job.secret_env
+    assert args["--fingerprint"] == CONTRACT.fingerprint and args["--contract-json"] == CONTRACT.to_json()
     assert status["build"]["trigger"] == "Initial" and status["nextCheckTime"] == "2026-11-24T12:00:35Z"
 
 
