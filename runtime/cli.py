@@ -12,6 +12,7 @@ from tradeplane.crds.cli import crds_app
 from tradeplane.embedded.cli import cluster_app, register_system_commands
 from tradeplane.runtime.audit.cli import audit_app
 from tradeplane.runtime.commands import commands_app
+from tradeplane.runtime.features.dataset_cli import build_dataset
 from tradeplane.runtime.marketdata.cli_gaps import gaps
 from tradeplane.runtime.marketdata.ingest_cli import ingest
 from tradeplane.runtime.store.cli import db_app
@@ -31,6 +32,7 @@ register_system_commands(app)
 app.command("venue-sim")(venue_sim)
 app.command("ingest")(ingest)
 app.command("gaps")(gaps)
+app.command("build-dataset")(build_dataset)
 for _command in commands_app.registered_commands:
     app.registered_commands.append(_command)
 

@@ -6,7 +6,6 @@ OHLC made coherent after rounding, so every expectation can be recomputed from t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.runtime.features import synthetic
+from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, load_inputs
 from tradeplane.runtime.features.inputs import FundingSchedule
 from tradeplane.runtime.features.plan import FeaturePlan
@@ -79,10 +79,9 @@ def plan() -> FeaturePlan:
 
 
 def contract(featureset: FeatureSetSpec | None = None) -> tuple[dict[str, Any], str]:
-    """A stand-in contract document and fingerprint (the real one is FeatureContract's)."""
-    document = (featureset or spec()).model_dump(mode="json", by_alias=True)
-    digest = hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return document, f"sha256:{digest}"
+    """The FeatureSet's contract document and fingerprint, as the operator computes them."""
+    resolved = FeatureContract.from_spec(featureset or spec())
+    return json.loads(resolved.to_json()), resolved.fingerprint
 
 
 @dataclass(frozen=True)
