@@ -75,8 +75,12 @@ async def read_snapshot(
     )
 
 
-def _last_error_line(path: Path) -> str | None:
-    """The builder writes its verdict on stderr as its last line; the driver's own lines start
+VERDICT_PREFIXES = ("dataset incomplete", "build-dataset failed")
+"""How the builder's stderr verdicts begin (``dataset_cli``); the problem list follows, one per line."""
+
+
+def _last_error(path: Path) -> str | None:
+    """The builder's last verdict with its problem lines, as one line; the driver's own lines start
     with ``[tradeplane]``."""
     try:
         with path.open("rb") as log:
@@ -86,6 +90,9 @@ def _last_error_line(path: Path) -> str | None:
     except OSError:
         return None
     found = [line.strip() for line in lines if line.strip() and not line.startswith("[tradeplane]")]
+    starts = [i for i, line in enumerate(found) if line.lower().startswith(VERDICT_PREFIXES)]
+    if starts:
+        return " ".join(found[starts[-1] :])
     return found[-1] if found else None
 
 
@@ -97,7 +104,7 @@ async def observe_job(driver: WorkloadDriver, namespace: str, job: str) -> JobOb
     status = await asyncio.to_thread(driver.status, probe)
     detail = None
     if status.failed and isinstance(driver, LocalProcessDriver):
-        detail = await asyncio.to_thread(_last_error_line, driver.log_path(probe))
+        detail = await asyncio.to_thread(_last_error, driver.log_path(probe))
     return JobObservation(status, detail)
 
 
