@@ -79,7 +79,7 @@ VERDICT_PREFIXES = ("dataset incomplete", "build-dataset failed")
 """How the builder's stderr verdicts begin (``dataset_cli``); the problem list follows, one per line."""
 
 
-def _last_error(path: Path) -> str | None:
+def last_error(path: Path) -> str | None:
     """The builder's last verdict with its problem lines, as one line; the driver's own lines start
     with ``[tradeplane]``."""
     try:
@@ -104,7 +104,7 @@ async def observe_job(driver: WorkloadDriver, namespace: str, job: str) -> JobOb
     status = await asyncio.to_thread(driver.status, probe)
     detail = None
     if status.failed and isinstance(driver, LocalProcessDriver):
-        detail = await asyncio.to_thread(_last_error, driver.log_path(probe))
+        detail = await asyncio.to_thread(last_error, driver.log_path(probe))
     return JobObservation(status, detail)
 
 

@@ -343,3 +343,19 @@ def test_the_plan_is_deterministic_for_the_same_inputs(
     if ready_of(first.status)[0] == "True":
         assert has_snapshot and T0 + timedelta(minutes=minutes) < SNAPSHOT.created + timedelta(hours=24)
     assert len(first.workloads) <= 1 and all(w.kind is WorkloadKind.JOB for w in first.workloads)
+
+
+def test_a_rebuild_with_the_same_content_does_not_leave_the_schedule_due() -> None:
+    """The registry is idempotent on the hash: the snapshot's created time does not move, the build's does."""
+    due = T0 + timedelta(hours=24)
+    scheduled = reconcile_featureset(inputs(status=_ready_status(), snapshot=SNAPSHOT, now=due))
+    assert scheduled.status["build"]["trigger"] == "Scheduled"
+    done = JobObservation(WorkloadStatus(exists=True, succeeded=True))
+    after = due + timedelta(minutes=1)
+    finished = reconcile_featureset(inputs(status=scheduled.status, snapshot=SNAPSHOT, job=done, now=after))
+    assert finished.workloads == () and ready_of(finished.status)[:2] == ("True", "SnapshotReady")
+    assert finished.status["nextBuildTime"] == "2026-11-26T12:00:30Z"
+    again = reconcile_featureset(
+        inputs(status=finished.status, snapshot=SNAPSHOT, now=after + timedelta(minutes=1))
+    )
+    assert again.workloads == ()
