@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tradeplane.crds.featureset import FeatureSetSpec
-from tradeplane.operator.featureset import last_error, compute_contract
+from tradeplane.operator.featureset import compute_contract, last_error
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
 
 pytestmark = pytest.mark.unit
