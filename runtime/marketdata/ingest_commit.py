@@ -21,7 +21,12 @@ from tradeplane.runtime.marketdata.grid import open_times
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch
 from tradeplane.runtime.marketdata.rows import Candle, Provenance
-from tradeplane.runtime.marketdata.store import journal_frames, upsert_candles
+from tradeplane.runtime.marketdata.store import (
+    insert_depth_from,
+    insert_trades_from,
+    journal_frames,
+    upsert_candles,
+)
 from tradeplane.runtime.marketdata.tables import MarketKey
 
 
@@ -38,9 +43,9 @@ async def commit_batch(
         counts = await upsert_candles(conn, key, interval, rows, provenance)
         metrics.rows.labels("candles").inc(counts.written)
     if batch.trades:
-        metrics.rows.labels("trades").inc(await _trades(conn, key, batch))
+        metrics.rows.labels("trades").inc(await insert_trades_from(conn, key, batch.trades))
     if batch.depth:
-        metrics.rows.labels("depth").inc(await _depth(conn, key, batch))
+        metrics.rows.labels("depth").inc(await insert_depth_from(conn, key, batch.depth))
     if batch.marks:
         metrics.rows.labels("mark_prices").inc(await _marks(conn, key, batch))
     for interval, start, end in batch.gaps:
@@ -56,51 +61,6 @@ async def commit_batch(
             now=now,
             metrics=metrics.gaps,
         )
-
-
-async def _trades(conn: AsyncConnection, key: MarketKey, batch: Batch) -> int:
-    """Returns the rows offered (after de-duplication), as the metric always counted them."""
-    kept = list({(row.time, row.trade_key): (row, p) for row, p in batch.trades}.values())
-    rows = [row for row, _ in kept]
-    provenances = [p for _, p in kept]
-    await store_bulk.execute(
-        conn,
-        store_bulk.INSERT_TRADES,
-        key.market,
-        key.symbol,
-        [row.time for row in rows],
-        [row.trade_key for row in rows],
-        [row.trade_id for row in rows],
-        [row.price for row in rows],
-        [row.quantity for row in rows],
-        [row.buyer_is_maker for row in rows],
-        [p.source for p in provenances],
-        [p.received_at for p in provenances],
-        [p.connection_id for p in provenances],
-        [p.payload_hash for p in provenances],
-    )
-    return len(kept)
-
-
-async def _depth(conn: AsyncConnection, key: MarketKey, batch: Batch) -> int:
-    kept = list({(row.exchange_time, row.update_id): (row, p) for row, p in batch.depth}.values())
-    rows = [row for row, _ in kept]
-    provenances = [p for _, p in kept]
-    await store_bulk.execute(
-        conn,
-        store_bulk.INSERT_DEPTH,
-        key.market,
-        key.symbol,
-        [row.exchange_time for row in rows],
-        [row.update_id for row in rows],
-        [row.action for row in rows],
-        [row.bids for row in rows],
-        [row.asks for row in rows],
-        [p.received_at for p in provenances],
-        [p.connection_id for p in provenances],
-        [p.payload_hash for p in provenances],
-    )
-    return len(kept)
 
 
 async def _marks(conn: AsyncConnection, key: MarketKey, batch: Batch) -> int:

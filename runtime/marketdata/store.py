@@ -51,7 +51,6 @@ from tradeplane.runtime.marketdata.tables import (
     funding_rates,
     mark_candles,
     mark_prices,
-    trades,
 )
 
 __all__ = [
@@ -67,8 +66,10 @@ __all__ = [
     "candles_between",
     "funding_rates_between",
     "funding_times",
+    "insert_depth_from",
     "insert_depth_updates",
     "insert_trades",
+    "insert_trades_from",
     "journal_frames",
     "last_closed_candle",
     "mark_prices_between",
@@ -151,26 +152,37 @@ async def upsert_funding_rates(
     return await _upsert(conn, funding_rates, values, ("rate",))
 
 
-async def _insert_new(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    statement: ReturningInsert[Any] = pg_insert(table).on_conflict_do_nothing().returning(literal_column("1"))
-    return len((await conn.execute(statement, rows)).all())
-
-
 async def insert_trades(
     conn: AsyncConnection, key: MarketKey, rows: Sequence[TradeRow], provenance: Provenance
 ) -> int:
     """Trades are immutable once seen: a known (time, trade_key) is skipped. Returns rows inserted."""
-    base = _base(key, provenance) | {
-        "connection_id": provenance.connection_id,
-        "payload_hash": provenance.payload_hash,
-    }
-    values = [
-        base | row._asdict() | {"time": require_utc(row.time, "time")}
-        for row in last_wins(rows, lambda row: (row.time, row.trade_key))
-    ]
-    return await _insert_new(conn, trades, values)
+    return await insert_trades_from(conn, key, [(row, provenance) for row in rows])
+
+
+async def insert_trades_from(
+    conn: AsyncConnection, key: MarketKey, rows: Sequence[tuple[TradeRow, Provenance]]
+) -> int:
+    """The same with each row's own provenance (the ingestor's batch spans many frames); a later
+    duplicate of (time, trade_key) in ``rows`` wins, as one statement may not touch a row twice."""
+    kept = last_wins(rows, lambda pair: (pair[0].time, pair[0].trade_key))
+    if not kept:
+        return 0
+    return await store_bulk.execute(
+        conn,
+        store_bulk.INSERT_TRADES,
+        key.market,
+        key.symbol,
+        [require_utc(row.time, "time") for row, _ in kept],
+        [row.trade_key for row, _ in kept],
+        [row.trade_id for row, _ in kept],
+        [row.price for row, _ in kept],
+        [row.quantity for row, _ in kept],
+        [row.buyer_is_maker for row, _ in kept],
+        [p.source for _, p in kept],
+        [require_utc(p.received_at, "received_at") for _, p in kept],
+        [p.connection_id for _, p in kept],
+        [p.payload_hash for _, p in kept],
+    )
 
 
 async def insert_depth_updates(
@@ -179,24 +191,29 @@ async def insert_depth_updates(
     """incrDepth pushes as received (levels as the venue's JSON text, cast to ``jsonb`` by the
     server, so no float ever touches them); a known (exchange_time, update_id) is skipped. Returns
     rows inserted."""
-    kept = last_wins(rows, lambda row: (row.exchange_time, row.update_id))
+    return await insert_depth_from(conn, key, [(row, provenance) for row in rows])
+
+
+async def insert_depth_from(
+    conn: AsyncConnection, key: MarketKey, rows: Sequence[tuple[DepthRow, Provenance]]
+) -> int:
+    """The same with each row's own provenance."""
+    kept = last_wins(rows, lambda pair: (pair[0].exchange_time, pair[0].update_id))
     if not kept:
         return 0
-    received_at = require_utc(provenance.received_at, "received_at")
-    count = len(kept)
     return await store_bulk.execute(
         conn,
         store_bulk.INSERT_DEPTH,
         key.market,
         key.symbol,
-        [require_utc(row.exchange_time, "exchange_time") for row in kept],
-        [row.update_id for row in kept],
-        [row.action for row in kept],
-        [row.bids for row in kept],
-        [row.asks for row in kept],
-        [received_at] * count,
-        [provenance.connection_id] * count,
-        [provenance.payload_hash] * count,
+        [require_utc(row.exchange_time, "exchange_time") for row, _ in kept],
+        [row.update_id for row, _ in kept],
+        [row.action for row, _ in kept],
+        [row.bids for row, _ in kept],
+        [row.asks for row, _ in kept],
+        [require_utc(p.received_at, "received_at") for _, p in kept],
+        [p.connection_id for _, p in kept],
+        [p.payload_hash for _, p in kept],
     )
 
 
