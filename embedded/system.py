@@ -2,7 +2,8 @@
 
 ``up``: the local control plane, PostgreSQL (migrated), the CRDs, the operator in the background,
 then the samples in ``manifests/samples/``, waiting until the operator has reconciled every sample
-(observedGeneration caught up) so the printed status is the real one. The venue simulator runs
+(observedGeneration caught up) so the printed status is the real one, and until each sample
+FeatureSet shows a dataset snapshot built from the ingested simulator data. The venue simulator runs
 beside them on the port the sample Venue names. MLflow joins here as its plane arrives.
 """
 
@@ -108,6 +109,43 @@ def wait_reconciled(kubeconfig: Path, manifests: list[Path], timeout: float) -> 
     return waited
 
 
+SNAPSHOT_TIMEOUT = 600.0
+"""The first dataset snapshot waits for the Instrument to be Ready (metadata, lease, fresh bars),
+then for one build; a failed build is retried after a few minutes (``dataset_build.RETRY_FAILED``)."""
+
+
+def wait_materialised(kubeconfig: Path, manifests: list[Path], report: Reporter, timeout: float) -> list[str]:
+    """Wait until every sample FeatureSet shows a snapshot built from ingested data; the demo then
+    shows the feature plane working end to end. A FeatureSet that cannot get one is reported with
+    its Ready condition (the system is up either way: it says honestly why there is no snapshot)."""
+    if not manifests:
+        return []
+    listed = json.loads(kubectl(["get", "-o", "json", *_target(manifests)], kubeconfig).stdout)
+    materialised = []
+    for item in listed.get("items", []):
+        if item["kind"] != "FeatureSet":
+            continue
+        namespace, name = item["metadata"].get("namespace", "default"), item["metadata"]["name"]
+        waited = kubectl(
+            ["wait", "-n", namespace, f"featuresets.tradeplane.io/{name}",
+             "--for=jsonpath={.status.latestSnapshot.hash}", f"--timeout={int(timeout)}s"],
+            kubeconfig, timeout=timeout + 30, check=False,
+        )  # fmt: skip
+        if waited.returncode == 0:
+            materialised.append(name)
+            continue
+        reason = kubectl(
+            ["get", "-n", namespace, f"featuresets.tradeplane.io/{name}",
+             "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].message}'],
+            kubeconfig, check=False,
+        )  # fmt: skip
+        report(f"warning: FeatureSet {namespace}/{name} has no dataset snapshot yet: {reason.stdout.strip()}")
+    if materialised:
+        wide = kubectl(["get", "featuresets.tradeplane.io", "-A", "-o", "wide"], kubeconfig, check=False)
+        report(wide.stdout.rstrip())
+    return materialised
+
+
 @dataclass(frozen=True)
 class SystemStatus:
     cluster: list[ComponentStatus]
@@ -148,6 +186,7 @@ class EmbeddedSystem:
         samples = apply_samples(self.cluster.kubeconfig, self.report)
         point_sample_venues(self.cluster.kubeconfig, samples, venue_port)
         wait_reconciled(self.cluster.kubeconfig, samples, timeout)
+        wait_materialised(self.cluster.kubeconfig, samples, self.report, max(timeout, SNAPSHOT_TIMEOUT))
         if readyz(self.cluster.kubeconfig) != "ok":
             self.report("warning: the apiserver's /readyz is not ok after start")
         return self.status()

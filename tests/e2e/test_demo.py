@@ -70,11 +70,12 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
         header, row = listed_instruments.splitlines()[:2]
         assert "LAG" in header and "GAPS" in header and "Open" in row
         # every sample was reconciled with an honest condition: the Venue synced with the simulator,
-        # the RiskPolicy is active, the others wait for planes that arrive later
+        # the FeatureSet has a snapshot built from the ingested bars, the RiskPolicy is active, the
+        # others wait for planes that arrive later
         assert _ready_reasons(kubeconfig) == {
             "Venue/bingx-paper": ("True", "Synced"),
             "Instrument/xaut-usdt": ("True", "Ingesting"),
-            "FeatureSet/gold-1m": ("False", "WaitingForPlane"),
+            "FeatureSet/gold-1m": ("True", "SnapshotReady"),
             "Model/gold-ppo": ("False", "WaitingForPlane"),
             "Rollout/gold-ppo": ("False", "WaitingForPlane"),
             "RiskPolicy/paper-gold": ("True", "Active"),
@@ -89,15 +90,30 @@ def test_up_returns_with_everything_running_and_down_stops_it(tmp_path: Path) ->
         assert health.pop("RiskPolicy/paper-gold") == "Healthy"
         assert health.pop("Venue/bingx-paper") == "Healthy"
         assert health.pop("Instrument/xaut-usdt") == "Healthy"
+        assert health.pop("FeatureSet/gold-1m") == "Healthy"
         assert set(health.values()) == {"Progressing"}
         # the sample Instrument carries its metadata snapshot, shown by `kubectl get -o wide`
         wide = kubectl(["get", "instruments", "-A", "-o", "wide"], kubeconfig).stdout
         header, row = wide.splitlines()[:2]
         assert "SNAPSHOT" in header and "FINGERPRINT" in header and "sha256:" in row and "Fresh" in row
-        # kill switch, contract metadata, fees and margin tiers: every transition in a verified chain
+        # `up` waited for the sample FeatureSet's first snapshot: its contract fingerprint, the
+        # snapshot's content hash and rows, and the Parquet file named by that hash
+        featureset = json.loads(
+            kubectl(["get", "featuresets", "gold-1m", "-n", "default", "-o", "json"], kubeconfig).stdout
+        )["status"]
+        latest = featureset["latestSnapshot"]
+        assert featureset["fingerprint"].startswith("sha256:") and latest["rows"] > 0 and latest["gapFree"]
+        assert featureset["build"]["mode"] == "production"
+        assert (tmp_path / "datasets" / f"{latest['hash'].removeprefix('sha256:')}.parquet").is_file()
+        wide = kubectl(["get", "featuresets", "-A", "-o", "wide"], kubeconfig).stdout
+        header, row = wide.splitlines()[:2]
+        assert "FINGERPRINT" in header and "SNAPSHOT" in header and "ROWS" in header
+        assert featureset["fingerprint"] in row and latest["hash"] in row and f" {latest['rows']} " in row
+        # kill switch, contract metadata, fees and margin tiers, the feature contract and its first
+        # snapshot: every transition in a verified chain
         audit = _run("audit", "verify", env=env)
         assert audit.returncode == 0 and audit.stdout.startswith("OK ("), audit.stdout
-        assert "in 3 chains)" in audit.stdout.splitlines()[0], audit.stdout
+        assert "in 4 chains)" in audit.stdout.splitlines()[0], audit.stdout
     finally:
         stopped = _run("down", env=env)
     assert stopped.returncode == 0, stopped.stderr
