@@ -1,4 +1,5 @@
-"""Emergency commands: ``halt`` / ``resume`` a RiskPolicy, ``promote`` / ``abort`` a Rollout.
+"""Emergency commands: ``halt`` / ``resume`` a RiskPolicy, ``promote`` / ``abort`` a Rollout; and
+``build-dataset-now`` for a FeatureSet.
 
 They write only where Argo CD and Flux never revert: the status subresource (which a manifest cannot
 carry) and a ``tradeplane.io/last-command`` annotation (which no manifest declares, so neither
@@ -25,6 +26,8 @@ from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
 from tradeplane.embedded.paths import state_dir
 
 COMMAND_ANNOTATION = "tradeplane.io/last-command"
+DATASET_REQUEST = "dataset.tradeplane.io/requested-at"
+"""``reconcilers.dataset_build.REQUEST_ANNOTATION``; a copy so the CLI stays free of reconciler imports."""
 
 commands_app = typer.Typer(
     help="GitOps-safe emergency commands (status subresource and annotations only).", no_args_is_help=True
@@ -153,6 +156,20 @@ def abort(
             reason=reason,
         )
     console.print(f"Rollout {namespace}/{name}: abort requested by {actor}")
+
+
+@commands_app.command("build-dataset-now")
+def build_dataset_now(name: str, namespace: Namespace = "default", kubeconfig: Kubeconfig = None) -> None:
+    """Ask for a new dataset snapshot of a FeatureSet now (built once its Instrument is Ready)."""
+    with user_errors():
+        config = resolve_kubeconfig(kubeconfig)
+        resource = f"featuresets.tradeplane.io/{name}"
+        kubectl(["get", resource, "-n", namespace, "-o", "name"], config)  # a clear error if it is missing
+        stamp = _now()
+        _patch(
+            config, resource, namespace, {"metadata": {"annotations": {DATASET_REQUEST: stamp}}}, status=False
+        )
+    console.print(f"FeatureSet {namespace}/{name}: dataset build requested at {stamp}")
 
 
 def plugin_main() -> None:

@@ -10,6 +10,7 @@ an unknown transform never reaches the operator (the API server rejects it namin
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 from harness.cluster import ClusterHandle
-from harness.crds import create, create_all, get_object, patch_object, resource
-from harness.operator import Operator, wait_for
+from harness.crds import create, create_all, get_object, resource
+from harness.operator import TRADEPLANE, Operator, wait_for
 from harness.venue import SimulatorProcess
 from integration.crd_examples import example
 
@@ -86,9 +87,13 @@ def test_a_requested_build_materialises_a_snapshot_of_the_contract(
     expected = FeatureContract.from_spec(FeatureSetSpec.model_validate(featureset["spec"])).fingerprint
     wait_jsonpath(crds_installed, namespace, "FeatureSet", "gold-1m", ".status.fingerprint", expected)
 
-    stamp = format_time(datetime.now(UTC))
-    patch = {"metadata": {"annotations": {REQUEST_ANNOTATION: stamp}}}
-    assert patch_object(crds_installed, namespace, "FeatureSet", "gold-1m", patch).returncode == 0
+    # `tradeplane build-dataset-now` writes the request annotation (kubectl annotate does the same)
+    command = [TRADEPLANE, "build-dataset-now", "gold-1m", "-n", namespace]
+    config = ["--kubeconfig", str(crds_installed.kubeconfig)]
+    asked = subprocess.run([*command, *config], capture_output=True, text=True, timeout=60, check=False)
+    assert asked.returncode == 0 and "dataset build requested" in asked.stdout, asked.stderr
+    annotations = get_object(crds_installed, namespace, "FeatureSet", "gold-1m")["metadata"]["annotations"]
+    stamp = annotations[REQUEST_ANNOTATION]
     wait_jsonpath(crds_installed, namespace, "FeatureSet", "gold-1m", ".status.build.request", stamp)
     wait_jsonpath(crds_installed, namespace, "FeatureSet", "gold-1m", ".status.build.phase", "Succeeded")
     wait_for(crds_installed, namespace, "FeatureSet", "gold-1m", "Ready", "SnapshotReady")

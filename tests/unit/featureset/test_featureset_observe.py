@@ -8,6 +8,8 @@ import pytest
 
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.operator.featureset import compute_contract, last_error
+from tradeplane.reconcilers.dataset_build import REQUEST_ANNOTATION
+from tradeplane.runtime.commands import DATASET_REQUEST
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
 
 pytestmark = pytest.mark.unit
@@ -45,3 +47,7 @@ def test_registry_errors_are_returned_not_raised() -> None:
         {**base, "features": [{"name": "a", "transform": "rsi", "params": {"n": 1}}]}
     )
     assert isinstance(compute_contract(bad), FeatureParamError)
+
+
+def test_the_cli_writes_the_annotation_the_reconciler_reads() -> None:
+    assert DATASET_REQUEST == REQUEST_ANNOTATION
