@@ -219,7 +219,10 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
             inputs.name, inputs.spec, contract.fingerprint, trigger, requested=inputs.requested, now=now
         )
     workloads: tuple[WorkloadSpec, ...] = ()
-    if build is not None and build.phase == "Running" and inputs.target is not None:
+    # a Job that exists is left alone: its template is immutable, and re-applying it with a spec edited
+    # meanwhile would fail (Kubernetes) or restart it (local); only a new or vanished Job is applied
+    exists = inputs.job is not None and inputs.job.status.exists
+    if build is not None and build.phase == "Running" and inputs.target is not None and not exists:
         workloads = (
             build_workload(
                 namespace=inputs.namespace,

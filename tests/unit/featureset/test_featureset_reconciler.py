@@ -119,13 +119,16 @@ def test_database_url_comes_from_the_secret_reference_in_a_cluster() -> None:
     ]
 
 
-def test_a_running_build_keeps_the_identical_job_on_later_passes() -> None:
+def test_a_running_build_is_left_alone_and_a_vanished_one_is_recreated_identically() -> None:
     first = reconcile_featureset(inputs())
     later = reconcile_featureset(
         inputs(status=first.status, now=T0 + timedelta(minutes=3), job=JobObservation(RUNNING))
     )
-    assert later.workloads == first.workloads and later.audit == ()
+    assert later.workloads == () and later.audit == () and later.status["build"] == first.status["build"]
     assert ready_of(later.status)[1] == "Building"
+    gone = JobObservation(WorkloadStatus(exists=False))
+    again = reconcile_featureset(inputs(status=later.status, now=T0 + timedelta(minutes=4), job=gone))
+    assert again.workloads == first.workloads
 
 
 def test_success_registers_the_snapshot_ready_with_audit_and_no_new_job() -> None:
