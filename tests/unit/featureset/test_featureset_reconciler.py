@@ -362,3 +362,30 @@ def test_a_rebuild_with_the_same_content_does_not_leave_the_schedule_due() -> No
         inputs(status=finished.status, snapshot=SNAPSHOT, now=after + timedelta(minutes=1))
     )
     assert again.workloads == ()
+
+
+def test_an_unreadable_build_record_counts_as_none_and_a_bare_hash_is_prefixed() -> None:
+    status = {**_ready_status(), "build": {"job": "dataset-gold-1m-x", "phase": "Exploded"}}
+    bare = replace(SNAPSHOT, hash="cd" * 32, uri=None)
+    plan = reconcile_featureset(inputs(status=status, snapshot=bare, requested="again"))
+    assert plan.status["build"]["trigger"] == "Requested"
+    assert plan.status["latestSnapshot"]["hash"] == "sha256:" + "cd" * 32
+    assert "uri" not in plan.status["latestSnapshot"]
+    FeatureSetStatus.model_validate(plan.status)
+
+
+def test_a_failed_rebuild_keeps_the_older_snapshot_ready_and_says_so() -> None:
+    due = T0 + timedelta(hours=24)
+    spec = SPEC.model_copy(update={"snapshot": SPEC.snapshot.model_copy(update={"schedule": None})})
+    requested = reconcile_featureset(
+        inputs(spec=spec, status=_ready_status(), snapshot=SNAPSHOT, requested="r", now=due)
+    )
+    failed = JobObservation(
+        WorkloadStatus(exists=True, failed=True), "dataset incomplete (1 problem(s)): - x"
+    )
+    plan = reconcile_featureset(
+        inputs(spec=spec, status=requested.status, snapshot=SNAPSHOT, requested="r", job=failed, now=due)
+    )
+    status, reason, message = ready_of(plan.status)
+    assert (status, reason) == ("True", "SnapshotReady")
+    assert "the last build failed: dataset incomplete" in message
