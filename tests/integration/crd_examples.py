@@ -63,7 +63,12 @@ FEATURESET: dict[str, Any] = {
         "features": [
             {"name": "ret_1", "transform": "log_return", "params": {"n": 1}},
             {"name": "rsi_14", "transform": "rsi", "params": {"n": 14}},
-            {"name": "bb_pct_b_1h", "transform": "bollinger.percent_b", "interval": "1h", "params": {"k": "2"}},
+            {
+                "name": "bb_pct_b_1h",
+                "transform": "bollinger.percent_b",
+                "interval": "1h",
+                "params": {"k": "2"},
+            },
         ],
         "normalization": {"method": "zscore", "clip": 5.0},
         "window": 64,
