@@ -226,6 +226,7 @@ class BuildStatus(CamelModel):
     range_start: datetime
     range_end: datetime
     mode: Literal["production", "research"] = "production"
+    fingerprint: Annotated[Fingerprint | None, Field(description="The contract the build is for.")] = None
     started_time: datetime
     finished_time: datetime | None = None
     message: Annotated[str, StringConstraints(max_length=2048)] | None = None

@@ -121,8 +121,8 @@ def due_trigger(
     )
     if snapshot is None:
         # a finished build that left no snapshot (failed, or registered nothing) is retried, not looped
-        if last is None:
-            return "Initial"
+        if last is None or last.fingerprint != target.fingerprint:
+            return "Initial"  # also after a normalisation or window edit: a new contract, none built yet
         return None if finished_recently else "Retry"
     failed_recently = finished_recently and last is not None and last.phase == "Failed"
     due = next_build_time(spec, snapshot, last)
@@ -167,6 +167,7 @@ def plan_build(
         range_start=start,
         range_end=end,
         mode=spec.snapshot.mode,
+        fingerprint=fingerprint,
         started_time=now,
     )
 

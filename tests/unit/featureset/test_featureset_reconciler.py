@@ -389,3 +389,18 @@ def test_a_failed_rebuild_keeps_the_older_snapshot_ready_and_says_so() -> None:
     status, reason, message = ready_of(plan.status)
     assert (status, reason) == ("True", "SnapshotReady")
     assert "the last build failed: dataset incomplete" in message
+
+
+def test_a_new_contract_builds_at_once_instead_of_waiting_for_a_retry() -> None:
+    """A normalisation edit changes the fingerprint; the operator then sees no snapshot of this contract."""
+    finished = _ready_status()
+    assert finished["build"]["fingerprint"] == CONTRACT.fingerprint
+    spec = SPEC.model_copy(
+        update={"normalization": SPEC.normalization.model_copy(update={"method": "robust"})}
+    )
+    contract = FeatureContract.from_spec(spec)
+    target = replace(TARGET, contract_json=contract.to_json(), fingerprint=contract.fingerprint)
+    plan = reconcile_featureset(inputs(spec=spec, contract=contract, target=target, status=finished))
+    assert plan.status["build"]["trigger"] == "Initial" and len(plan.workloads) == 1
+    assert plan.status["fingerprint"] == contract.fingerprint != CONTRACT.fingerprint
+    assert [a.reason for a in plan.audit] == ["ContractComputed"]
