@@ -16,8 +16,10 @@ pytestmark = pytest.mark.unit
 
 number_text = st.one_of(
     st.from_regex(r"\A[0-9]{1,6}(\.[0-9]{1,6})?\Z"),
-    st.sampled_from(["0", "0.0", "00", "01", ".5", "5.", "1.2.3", "", " 1", "1e3", "-1", "NaN", "inf", "1_0"]),
-    st.text(alphabet="0123456789.,[]\"e-+ ", max_size=6),
+    st.sampled_from(
+        ["0", "0.0", "00", "01", ".5", "5.", "1.2.3", "", " 1", "1e3", "-1", "NaN", "inf", "1_0"]
+    ),
+    st.text(alphabet='0123456789.,[]"e-+ ', max_size=6),
 )
 level = st.one_of(
     st.tuples(number_text, number_text).map(list),
