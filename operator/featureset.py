@@ -35,6 +35,7 @@ from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
 from tradeplane.runtime.features.snapshot_store import latest_snapshot
 from tradeplane.runtime.features.snapshot_tables import feature_snapshots
+from tradeplane.runtime.workloads.kubernetes import KubernetesDriver
 from tradeplane.runtime.workloads.local import LocalProcessDriver
 from tradeplane.runtime.workloads.spec import WorkloadDriver, WorkloadKind, WorkloadSpec
 
@@ -108,6 +109,12 @@ async def observe_job(driver: WorkloadDriver, namespace: str, job: str) -> JobOb
     return JobObservation(status, detail)
 
 
+def builds_in_pods(driver: WorkloadDriver | None) -> bool:
+    """Whether a build Job becomes a pod, whose own filesystem dies with it (the reconciler then
+    mounts the datasets claim); a local child keeps writing under ``$TRADEPLANE_HOME/datasets``."""
+    return isinstance(driver, KubernetesDriver)
+
+
 def _named(obj: Mapping[str, Any]) -> str:
     document = {"metadata": {"name": obj["metadata"]["name"]}, "spec": obj.get("spec") or {}}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
@@ -166,5 +173,6 @@ async def decide_featureset(
             job=job,
             requested=str(requested) if requested else None,
             database_secret=context.database_secret,
+            in_pods=builds_in_pods(context.workloads),
         )
     )

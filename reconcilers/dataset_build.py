@@ -5,6 +5,12 @@ in ``status.build``, so every later pass derives the identical Job: a Kubernetes
 immutable, and the local driver restarts a job whose arguments change. A new request (the annotation
 ``dataset.tradeplane.io/requested-at``) or a due schedule plans a new build with a new Job name, so a
 finished Job is never re-run in place.
+
+Where the snapshot goes depends on what runs the Job. A local child writes under
+``$TRADEPLANE_HOME/datasets`` (the builder's default), which outlives it. A pod has a read-only root
+and only an emptyDir at /tmp, gone with the pod, so under the Kubernetes driver the Job mounts the
+``tradeplane-datasets`` claim (manifests/base) and writes there: the ``file://`` uri it registers
+then names a file that still exists, for any pod that mounts the claim at the same path.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from tradeplane.runtime.workloads.spec import (
     Resources,
     RestartPolicy,
     SecretEnv,
+    VolumeMount,
     WorkloadKind,
     WorkloadSpec,
     WorkloadStatus,
@@ -34,6 +41,11 @@ REQUEST_ANNOTATION = "dataset.tradeplane.io/requested-at"
 RETRY_FAILED = timedelta(minutes=5)
 """A failed build (in production mode typically a gap still healing) is tried again this late."""
 MAX_MESSAGE = 2048
+DATASET_CLAIM = "tradeplane-datasets"
+"""The PersistentVolumeClaim installed with the operator (manifests/base/datasets-pvc.yaml)."""
+DATASET_DIR = "/var/lib/tradeplane/datasets"
+"""Where a build pod mounts it; registered uris name files below it, so readers mount it here too."""
+DATASET_MOUNT = VolumeMount(name="datasets", claim_name=DATASET_CLAIM, mount_path=DATASET_DIR)
 Trigger = Literal["Initial", "Requested", "Scheduled", "Retry"]
 
 
@@ -181,10 +193,13 @@ def build_workload(
     build: BuildStatus,
     target: BuildTarget,
     database_secret: str | None,
+    in_pods: bool = False,
 ) -> WorkloadSpec:
     """The Job for ``build``. ``database_secret`` as for the ingestor: in a cluster DATABASE_URL comes
-    from that Secret's ``url`` key; the embedded default passes the operator's environment instead."""
-    args = (
+    from that Secret's ``url`` key; the embedded default passes the operator's environment instead.
+    ``in_pods`` (the Kubernetes driver runs it) mounts the datasets claim and writes the snapshot
+    there; otherwise ``--output`` is left out and the builder uses ``$TRADEPLANE_HOME/datasets``."""
+    args: tuple[str, ...] = (
         "build-dataset",
         "--featureset", f"{namespace}/{name}",
         "--spec-json", json.dumps(spec.to_k8s(), sort_keys=True, separators=(",", ":")),
@@ -196,6 +211,8 @@ def build_workload(
         "--fingerprint", target.fingerprint,
         "--mode", build.mode,
     )  # fmt: skip
+    if in_pods:
+        args += ("--output", DATASET_DIR)
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
     return WorkloadSpec(
         name=build.job,
@@ -205,6 +222,7 @@ def build_workload(
         command=("tradeplane",),
         args=args,
         secret_env=secrets,
+        volumes=(DATASET_MOUNT,) if in_pods else (),
         labels={"tradeplane.io/featureset": name},
         owner=Owner(api_version=API_VERSION, kind="FeatureSet", name=name, uid=uid),
         # exit 2 (DatasetIncomplete) is a verdict about the data, not a crash: retrying at once

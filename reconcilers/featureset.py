@@ -64,6 +64,8 @@ class FeatureSetInputs:
     requested: str | None = None
     """The ``dataset.tradeplane.io/requested-at`` annotation's value."""
     database_secret: str | None = None
+    in_pods: bool = False
+    """The Kubernetes driver runs the build: its pod must write the snapshot to the datasets claim."""
 
 
 def contract_outcome(contract: FeatureContract | Exception) -> Outcome:
@@ -232,6 +234,7 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
                 build=build,
                 target=inputs.target,
                 database_secret=inputs.database_secret,
+                in_pods=inputs.in_pods,
             ),
         )
     scheduled = next_build_time(inputs.spec, snapshot, build)

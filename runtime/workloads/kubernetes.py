@@ -16,6 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 from tradeplane.runtime.kubeapi import api_client as kube_api_client
 from tradeplane.runtime.workloads.spec import (
+    SCRATCH_DIR,
+    SCRATCH_VOLUME,
     RestartPolicy,
     WorkloadDriver,
     WorkloadKind,
@@ -26,7 +28,6 @@ from tradeplane.runtime.workloads.spec import (
 
 FIELD_MANAGER = "tradeplane-operator"
 APPLY_PATCH = "application/apply-patch+yaml"
-SCRATCH_DIR = "/tmp"  # noqa: S108 - an emptyDir inside the pod, the only writable path
 NONROOT_ID = 65532  # the distroless "nonroot" user; the image needs no passwd entry for it
 _JOB_RESTART = {RestartPolicy.ON_FAILURE: "OnFailure", RestartPolicy.NEVER: "Never"}
 
@@ -60,7 +61,23 @@ def _env(spec: WorkloadSpec) -> list[dict[str, Any]]:
     return env
 
 
+def _claims(spec: WorkloadSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The spec's PersistentVolumeClaims as (container mounts, pod volumes). The claim itself is not
+    created here: it outlives every workload that mounts it, so it belongs to the installation.
+    ``readOnly`` goes on the mount and on the volume source alike, so neither is read-write alone."""
+    mounts: list[dict[str, Any]] = []
+    claims: list[dict[str, Any]] = []
+    for volume in spec.volumes:
+        read_only = {"readOnly": True} if volume.read_only else {}
+        mounts.append({"name": volume.name, "mountPath": volume.mount_path, **read_only})
+        claims.append(
+            {"name": volume.name, "persistentVolumeClaim": {"claimName": volume.claim_name, **read_only}}
+        )
+    return mounts, claims
+
+
 def _pod_template(spec: WorkloadSpec, restart_policy: str) -> dict[str, Any]:
+    mounts, claims = _claims(spec)
     container: dict[str, Any] = {
         "name": spec.component,
         "image": spec.image,
@@ -74,7 +91,7 @@ def _pod_template(spec: WorkloadSpec, restart_policy: str) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": SCRATCH_DIR}],
+        "volumeMounts": [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_DIR}, *mounts],
     }
     if spec.args:
         container["args"] = list(spec.args)
@@ -90,7 +107,7 @@ def _pod_template(spec: WorkloadSpec, restart_policy: str) -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": spec.scratch_size}}],
+        "volumes": [{"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": spec.scratch_size}}, *claims],
     }
     if spec.service_account:
         pod["serviceAccountName"] = spec.service_account

@@ -225,6 +225,10 @@ class LocalProcessDriver:
     Children inherit the driver's environment (PATH, kubeconfig, database URL of the embedded
     system), then the spec's plain env, then secrets from ``secret_resolver``. Secret values are
     only ever placed in the child's environment: never in logs, state files or status messages.
+
+    ``spec.volumes`` is ignored: a claim exists to outlive a pod, and a local child writes to the
+    operator's own filesystem, which already does. Reconcilers therefore pass a mounted path to a
+    workload only together with its mount (the dataset build's ``--output``), never a bare path.
     """
 
     def __init__(

@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 DEFAULT_IMAGE = "ghcr.io/tradeplane/tradeplane:0.1.0"
 MANAGER = "tradeplane"
+SCRATCH_DIR = "/tmp"  # noqa: S108 - an emptyDir inside the pod, the only writable path
+SCRATCH_VOLUME = "tmp"
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -119,6 +122,46 @@ class Resources(_Frozen):
         return self
 
 
+class VolumeMount(_Frozen):
+    """A PersistentVolumeClaim mounted into a workload's pod: what a workload writes there outlives
+    the pod, unlike the scratch emptyDir (the only other writable path under a read-only root).
+
+    Only the Kubernetes driver realises it. A local child writes straight to the operator's own
+    filesystem, which is already durable, so the local driver ignores the mount (and the path
+    need not exist on the host); a workload that must write somewhere durable in both places takes
+    the path as an argument, passed only when the mount is there.
+    """
+
+    name: str
+    claim_name: str
+    mount_path: str
+    read_only: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value == SCRATCH_VOLUME:
+            raise ValueError(f"volume name {value!r} is reserved for the scratch emptyDir")
+        return _dns_label(value, "volume name")
+
+    @field_validator("claim_name")
+    @classmethod
+    def _claim(cls, value: str) -> str:
+        return _dns_subdomain(value, "PersistentVolumeClaim name")
+
+    @field_validator("mount_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if not path.is_absolute() or ".." in path.parts or str(path) != value or value == "/":
+            raise ValueError(f"mount path {value!r} is not a normalised absolute path below /")
+        scratch = PurePosixPath(SCRATCH_DIR)
+        if path == scratch or scratch in path.parents:
+            # a claim there would shadow (or sit inside) the scratch emptyDir that HOME points to
+            raise ValueError(f"mount path {value!r} is over the scratch directory {SCRATCH_DIR}")
+        return value
+
+
 class Owner(_Frozen):
     """The custom resource a workload belongs to; deleting it garbage-collects the workload."""
 
@@ -155,6 +198,7 @@ class WorkloadSpec(_Frozen):
     service_account: str | None = None
     automount_service_account_token: bool = False
     scratch_size: str = "1Gi"
+    volumes: tuple[VolumeMount, ...] = ()
 
     @property
     def ref(self) -> WorkloadRef:
@@ -203,6 +247,13 @@ class WorkloadSpec(_Frozen):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"environment variables set twice: {', '.join(duplicated)}")
+        for what, values in (
+            ("volume names", [v.name for v in self.volumes]),
+            ("mount paths", [v.mount_path for v in self.volumes]),
+        ):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"{what} used twice: {', '.join(twice)}")
         allowed = (
             {RestartPolicy.ALWAYS}
             if self.kind is WorkloadKind.SERVICE

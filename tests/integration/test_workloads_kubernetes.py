@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from harness.cluster import ClusterHandle
 
-from tradeplane.runtime.workloads import Owner, SecretEnv, WorkloadKind, WorkloadSpec, WorkloadStatus
+from tradeplane.runtime.workloads import (
+    Owner,
+    SecretEnv,
+    VolumeMount,
+    WorkloadKind,
+    WorkloadSpec,
+    WorkloadStatus,
+)
 from tradeplane.runtime.workloads.kubernetes import FIELD_MANAGER, KubernetesDriver
 
 pytestmark = [pytest.mark.integration, pytest.mark.workloads]
@@ -217,6 +224,29 @@ def test_stored_pod_has_the_security_context(
         "limits": {"cpu": "1", "memory": "512Mi"},
     }
     assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tradeplane"
+
+
+def test_job_with_a_claim_is_accepted_as_built(
+    workloads_cluster: ClusterHandle, namespace: str, driver: KubernetesDriver
+) -> None:
+    """The API server validates the claim volume and mount; whether a pod starts depends on the
+    cluster's storage (a claim may stay Pending without a provisioner), so it is not awaited."""
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "datasets"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    driver.core.create_namespaced_persistent_volume_claim(namespace, claim)
+    mount = VolumeMount(name="datasets", claim_name="datasets", mount_path="/var/lib/tradeplane/datasets")
+    plain = workload(namespace, "durable", WorkloadKind.JOB)
+    spec = WorkloadSpec.model_validate({**plain.model_dump(), "volumes": (mount,)})
+    driver.apply(spec)
+    pod_spec = get(workloads_cluster, namespace, "job/durable")["spec"]["template"]["spec"]
+    assert {"name": "datasets", "persistentVolumeClaim": {"claimName": "datasets"}} in pod_spec["volumes"]
+    (container,) = pod_spec["containers"]
+    assert {"name": "datasets", "mountPath": "/var/lib/tradeplane/datasets"} in container["volumeMounts"]
+    assert driver.status(spec).exists
 
 
 @pytest.mark.parametrize("kind", [WorkloadKind.SERVICE, WorkloadKind.JOB])

@@ -20,6 +20,7 @@ from tradeplane.crds.common import API_VERSION
 from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.crds.riskpolicy import RiskPolicyStatus, TradingState
 from tradeplane.crds.rollout import Phase, RolloutStatus
+from tradeplane.reconcilers.dataset_build import DATASET_CLAIM
 
 pytestmark = pytest.mark.unit
 
@@ -127,6 +128,9 @@ def test_operator_trees_install_the_crds_namespace_and_operator(tree: str) -> No
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for kind in ("ServiceAccount", "Deployment", "NetworkPolicy"):
         assert only(docs, kind, OPERATOR)["metadata"]["namespace"] == NAMESPACE
+    claim = only(docs, "PersistentVolumeClaim", DATASET_CLAIM)  # the one dataset build Jobs mount
+    assert claim["metadata"]["namespace"] == NAMESPACE and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
     for doc in docs:
         labels = doc["metadata"].get("labels", {})
         assert labels.get("app.kubernetes.io/part-of") == "tradeplane" or doc["kind"] == "Secret", doc["kind"]

@@ -14,6 +14,7 @@ from tradeplane.runtime.workloads import (
     Resources,
     RestartPolicy,
     SecretEnv,
+    VolumeMount,
     WorkloadKind,
     WorkloadSpec,
 )
@@ -112,6 +113,61 @@ def test_security_context_is_restricted(kind: WorkloadKind) -> None:
     assert pod["automountServiceAccountToken"] is False
     assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
     assert container(manifest)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+DATASETS = VolumeMount(name="datasets", claim_name="tradeplane-datasets", mount_path="/var/lib/tp/datasets")
+
+
+@pytest.mark.parametrize("kind", [WorkloadKind.SERVICE, WorkloadKind.JOB])
+def test_claims_are_mounted_after_the_scratch_dir(kind: WorkloadKind) -> None:
+    reader = VolumeMount(name="models", claim_name="models.v1", mount_path="/models", read_only=True)
+    manifest = build(spec(kind=kind, volumes=(DATASETS, reader)))
+    assert manifest["spec"]["template"]["spec"]["volumes"] == [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "datasets", "persistentVolumeClaim": {"claimName": "tradeplane-datasets"}},
+        {"name": "models", "persistentVolumeClaim": {"claimName": "models.v1", "readOnly": True}},
+    ]
+    assert container(manifest)["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "datasets", "mountPath": "/var/lib/tp/datasets"},
+        {"name": "models", "mountPath": "/models", "readOnly": True},
+    ]
+    assert container(manifest)["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name": "Data"}, "DNS-1123 label"),
+        ({"name": "tmp"}, "reserved for the scratch"),
+        ({"claim_name": "Bad_Claim"}, "DNS-1123 subdomain"),
+        ({"mount_path": "data"}, "normalised absolute path"),
+        ({"mount_path": "/"}, "normalised absolute path"),
+        ({"mount_path": "/data/../etc"}, "normalised absolute path"),
+        ({"mount_path": "/data/"}, "normalised absolute path"),
+        ({"mount_path": "/tmp"}, "over the scratch directory"),
+        ({"mount_path": "/tmp/datasets"}, "over the scratch directory"),
+    ],
+)
+def test_invalid_volume_mounts_are_rejected(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        VolumeMount(**{**DATASETS.model_dump(), **overrides})
+
+
+def test_a_path_merely_starting_like_tmp_is_not_the_scratch_dir() -> None:
+    assert VolumeMount(name="d", claim_name="c", mount_path="/tmpdata").mount_path == "/tmpdata"
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (DATASETS.model_copy(update={"mount_path": "/other"}), "volume names used twice: datasets"),
+        (DATASETS.model_copy(update={"name": "other"}), "mount paths used twice: /var/lib/tp/datasets"),
+    ],
+)
+def test_volume_names_and_paths_are_unique(second: VolumeMount, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        spec(volumes=(DATASETS, second))
 
 
 def test_service_account_token_only_when_asked() -> None:

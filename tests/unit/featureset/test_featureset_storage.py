@@ -1,0 +1,87 @@
+"""Where a build writes its snapshot: the datasets claim when the Job is a pod (a read-only root and a
+/tmp that dies with it), the builder's own default under $TRADEPLANE_HOME when it is a local child."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tradeplane.crds.featureset import FeatureSetSpec
+from tradeplane.operator.featureset import builds_in_pods
+from tradeplane.reconcilers.dataset_build import DATASET_CLAIM, DATASET_DIR, BuildTarget
+from tradeplane.reconcilers.featureset import FeatureSetInputs, reconcile_featureset
+from tradeplane.reconcilers.references import Observed, references
+from tradeplane.runtime.features.contract import FeatureContract
+from tradeplane.runtime.workloads.kubernetes import KubernetesDriver, build_job
+from tradeplane.runtime.workloads.local import LocalProcessDriver
+from tradeplane.runtime.workloads.spec import VolumeMount, WorkloadSpec
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "featureset.yaml").read_text())
+SPEC = FeatureSetSpec.model_validate(SAMPLE["spec"])
+CONTRACT = FeatureContract.from_spec(SPEC)
+
+
+def build_job_of(*, in_pods: bool) -> WorkloadSpec:
+    refs = references(SPEC)
+    target = BuildTarget(
+        instrument_json='{"metadata":{"name":"xaut-usdt"}}',
+        venue_json='{"metadata":{"name":"bingx-paper"}}',
+        contract_json=CONTRACT.to_json(),
+        fingerprint=CONTRACT.fingerprint,
+    )
+    plan = reconcile_featureset(
+        FeatureSetInputs(
+            namespace="default",
+            name="gold-1m",
+            uid="uid-1",
+            spec=SPEC,
+            contract=CONTRACT,
+            refs=refs,
+            observed={ref: Observed(exists=True, ready=True) for ref in refs},
+            status=None,
+            generation=1,
+            now=datetime(2026, 11, 24, 12, tzinfo=UTC),
+            target=target,
+            database_secret="tradeplane-database" if in_pods else None,
+            in_pods=in_pods,
+        )
+    )
+    (job,) = plan.workloads
+    return job
+
+
+def test_a_pod_build_mounts_the_datasets_claim_and_writes_there() -> None:
+    job = build_job_of(in_pods=True)
+    assert job.volumes == (
+        VolumeMount(name="datasets", claim_name="tradeplane-datasets", mount_path=DATASET_DIR),
+    )
+    assert job.args[-2:] == ("--output", DATASET_DIR) and job.args.count("--output") == 1
+    pod = build_job(job)["spec"]["template"]["spec"]
+    assert {"name": "datasets", "persistentVolumeClaim": {"claimName": DATASET_CLAIM}} in pod["volumes"]
+    (container,) = pod["containers"]
+    assert {"name": "datasets", "mountPath": DATASET_DIR} in container["volumeMounts"]
+
+
+def test_a_local_build_keeps_the_builders_default_directory() -> None:
+    job = build_job_of(in_pods=False)
+    assert job.volumes == () and "--output" not in job.args
+    pod_job = build_job_of(in_pods=True)
+    assert job.args == pod_job.args[:-2]  # the same build otherwise: only where it writes differs
+
+
+def test_only_the_kubernetes_driver_builds_in_pods(tmp_path: Path) -> None:
+    cluster = KubernetesDriver(api_client=client.ApiClient())
+    try:
+        assert builds_in_pods(cluster)
+    finally:
+        cluster.close()
+    with LocalProcessDriver(state_root=tmp_path) as local:
+        assert not builds_in_pods(local)
+    assert not builds_in_pods(None)
