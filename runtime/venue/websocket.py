@@ -16,10 +16,8 @@ import json
 import random
 import time
 import uuid
-import zlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -61,34 +59,6 @@ class MarketMessage:
     shard: int
 
 
-@dataclass(frozen=True)
-class RawFrame:
-    """Raw mode: one data frame exactly as received (``payload`` is the gzip bytes), for journaling.
-    ``topic`` is None when the frame could not be read far enough to name one."""
-
-    topic: str | None
-    shard: int
-    connection_id: str
-    received_at: datetime
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class Reconnected:
-    """Raw mode: a shard has a new connection after a lost one; frames pushed in between were lost."""
-
-    shard: int
-    connection_id: str
-    at: datetime
-
-
-StreamItem = MarketMessage | RawFrame | Reconnected
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 def decode(message: str | bytes) -> str:
     """Every BingX frame is gzip; tolerate an uncompressed text frame."""
     if isinstance(message, bytes):
@@ -128,14 +98,8 @@ class MarketStream:
         seed: int = 0,
         clock: MonotonicClock = time.monotonic,
         sleep: AsyncSleep = asyncio.sleep,
-        raw: bool = False,
-        now: Callable[[], datetime] = _wall_clock,
     ) -> None:
-        """``raw=True`` yields RawFrame and Reconnected instead of parsed MarketMessage; ``now`` stamps
-        ``received_at`` (injectable for tests)."""
         self.ws_url = ws_url
-        self.raw = raw
-        self._now = now
         self.topics = list(dict.fromkeys(topics))
         if not self.topics or any("@" not in topic for topic in self.topics):
             raise ValueError("topics must be non-empty, each like BTC-USDT@kline_1m")
@@ -146,12 +110,11 @@ class MarketStream:
         self._clock = clock
         self._sleep = sleep
         self._subscribe_window = SlidingWindow(Budget(self.settings.subscriptions_per_second, 1.0))
-        self._queue: asyncio.Queue[StreamItem | BaseException] = asyncio.Queue(self.settings.queue_size)
+        self._queue: asyncio.Queue[MarketMessage | BaseException] = asyncio.Queue(self.settings.queue_size)
         self._tasks: list[asyncio.Task[None]] = []
         self._sockets: dict[int, ClientConnection] = {}
         self.connections_opened = 0
         self.connection_ids: dict[int, str] = {}
-        self._shard_connections: dict[int, int] = {}
         self.subscribed: dict[int, set[str]] = {}
         self.subscribed_changed = asyncio.Condition()
 
@@ -181,25 +144,11 @@ class MarketStream:
         return self
 
     async def __anext__(self) -> MarketMessage:
-        item = await self.next_item()
-        if not isinstance(item, MarketMessage):
-            raise TypeError("a raw MarketStream yields RawFrame and Reconnected: iterate raw_items()")
-        return item
-
-    async def next_item(self) -> StreamItem:
+        """The next parsed message; a failure that ended the stream (SubscriptionRejected) is raised."""
         item = await self._queue.get()
         if isinstance(item, BaseException):
             raise item
         return item
-
-    async def raw_items(self) -> AsyncIterator[RawFrame | Reconnected]:
-        """Raw mode: every data frame as received and a marker on each reconnection, in order."""
-        if not self.raw:
-            raise TypeError("raw_items() needs MarketStream(..., raw=True)")
-        while True:
-            item = await self.next_item()
-            assert isinstance(item, RawFrame | Reconnected)
-            yield item
 
     async def wait_subscribed(self, *, connections_at_least: int = 1) -> None:
         """Until every shard has every topic acknowledged on a connection counted at least this far."""
@@ -234,7 +183,7 @@ class MarketStream:
                 ) as socket:
                     self._sockets[shard] = socket
                     self.connections_opened += 1
-                    await self._opened(shard)
+                    self._opened(shard)
                     await self._subscribe_all(shard, socket)
                     failures = 0
                     await self._pump(shard, socket)
@@ -252,41 +201,8 @@ class MarketStream:
                 await self._mark(shard, set())
             await self._sleep(delay)
 
-    async def _opened(self, shard: int) -> None:
-        ident = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        self.connection_ids[shard] = ident
-        count = self._shard_connections[shard] = self._shard_connections.get(shard, 0) + 1
-        if self.raw and count > 1:
-            await self._queue.put(Reconnected(shard=shard, connection_id=ident, at=self._now()))
-
-    async def _read(self, shard: int, socket: ClientConnection, timeout_s: float) -> dict[str, Any] | None:
-        """Typed mode: PingPong.read. Raw mode: data frames (and frames that cannot be read) go to the
-        queue as received and None is returned; acks and other control objects are returned."""
-        if not self.raw:
-            return await PingPong.read(socket, timeout_s)
-        async with asyncio.timeout(timeout_s):
-            message = await socket.recv()
-        payload = message.encode() if isinstance(message, str) else message
-        try:
-            text: str | None = decode(message).strip()
-        except (OSError, EOFError, zlib.error, ValueError):  # unreadable: journaled, the decoder says why
-            text = None
-        if text == "Ping":
-            await socket.send("Pong")
-            return None
-        if text == "Pong":
-            return None
-        body: Any = None
-        if text is not None:
-            with contextlib.suppress(ValueError, RecursionError):
-                body = loads(text)
-        if isinstance(body, dict) and "dataType" not in body:
-            return body
-        topic = body.get("dataType") if isinstance(body, dict) else None
-        named = topic if isinstance(topic, str) else None
-        connection_id = self.connection_ids.get(shard, "")
-        await self._queue.put(RawFrame(named, shard, connection_id, self._now(), payload))
-        return None
+    def _opened(self, shard: int) -> None:
+        self.connection_ids[shard] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     async def _subscribe_all(self, shard: int, socket: ClientConnection) -> None:
         acknowledged: set[str] = set()
@@ -296,7 +212,7 @@ class MarketStream:
             await socket.send(json.dumps({"id": ident, "reqType": "sub", "dataType": topic}))
             async with asyncio.timeout(self.settings.ack_timeout_s):
                 while True:
-                    body = await self._read(shard, socket, self.settings.ack_timeout_s)
+                    body = await PingPong.read(socket, self.settings.ack_timeout_s)
                     if body is None:
                         continue
                     if body.get("id") == ident and "dataType" not in body:
@@ -315,7 +231,7 @@ class MarketStream:
 
     async def _pump(self, shard: int, socket: ClientConnection) -> None:
         while True:
-            body = await self._read(shard, socket, self.settings.idle_timeout_s)
+            body = await PingPong.read(socket, self.settings.idle_timeout_s)
             if body is not None:
                 await self._dispatch(shard, body)
 
