@@ -231,6 +231,11 @@ class Ingestor:
                         break
             finally:
                 await frames.aclose()  # type: ignore[attr-defined]
+            # a resync's new connection starts a new source, which marks no reconnection itself:
+            # whatever was pushed while the socket was replaced is healed like any other drop
+            self.metrics.reconnects.inc()
+            self._heal_due = True
+            self._sweep_now.set()
 
     async def _flush(self, committer: BatchCommitter, *, wait: bool = False) -> None:
         """Hand the pending batch to the committer (which retries a database failure); ``wait``:

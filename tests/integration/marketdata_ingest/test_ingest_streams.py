@@ -53,6 +53,8 @@ async def test_funding_depth_resync_and_stream_gap(migrated: str) -> None:
     assert ingestor.next_funding is None or ingestor.next_funding > from_ms(SETTLEMENT_MS)
     assert metrics.value("tradeplane_ingest_depth_resyncs_total") >= 1
     assert ingestor.connections >= 2  # the resync subscribed again on a new connection
+    # ... and counted it as a reconnection, which also schedules a heal of what it missed
+    assert metrics.value("tradeplane_ingest_reconnects_total") >= ingestor.connections - 1
     assert {t: v for t, v in stored_bars(migrated).items() if t >= min(expected)} == expected
     gaps = fetch(migrated, "SELECT source, state FROM tradeplane.market_gap_events WHERE source = 'ws'")
     assert gaps and {state for _source, state in gaps} == {"healed"}
