@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +26,7 @@ from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.lease import Writer
 from tradeplane.runtime.marketdata.rows import Candle, MarkCandle, Provenance, UpsertCounts
 from tradeplane.runtime.marketdata.store import upsert_candles, upsert_funding_rates, upsert_mark_candles
-from tradeplane.runtime.marketdata.tables import MarketKey, candles
+from tradeplane.runtime.marketdata.tables import MarketKey, candles, funding_rates, mark_candles
 from tradeplane.runtime.venue.canonical import canonical_decimal, canonical_json
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.client_market import MAX_FUNDING_RATES, MAX_KLINES
@@ -208,16 +209,20 @@ class HistoryReport:
     resumed_from: dict[str, datetime] = field(default_factory=dict)
 
 
-async def last_confirmed_open(engine: AsyncEngine, key: MarketKey, interval: str) -> datetime | None:
-    query = select(func.max(candles.c.open_time)).where(
-        candles.c.market == key.market,
-        candles.c.symbol == key.symbol,
-        candles.c.interval == interval,
-        candles.c.confirmed.is_(True),
+async def _latest(engine: AsyncEngine, key: MarketKey, column: Any, *conditions: Any) -> datetime | None:
+    """The newest ``column`` value stored for ``key`` (where ``conditions`` hold), or None."""
+    table = column.table
+    query = select(func.max(column)).where(
+        table.c.market == key.market, table.c.symbol == key.symbol, *conditions
     )
     async with engine.connect() as connection:
         latest: datetime | None = (await connection.execute(query)).scalar_one()
     return latest
+
+
+async def last_confirmed_open(engine: AsyncEngine, key: MarketKey, interval: str) -> datetime | None:
+    confirmed = [candles.c.interval == interval, candles.c.confirmed.is_(True)]
+    return await _latest(engine, key, candles.c.open_time, *confirmed)
 
 
 async def backfill_history(
@@ -242,8 +247,15 @@ async def backfill_history(
         report.counts[f"klines/{interval}"] = await backfill_candles(
             client, writer, key, interval, start=begin, end=now, received_at=now, now_ms=now_ms
         )
+    # mark candles and funding resume at the newest stored one too (re-read once: it may have moved)
+    mark = await _latest(engine, key, mark_candles.c.open_time, mark_candles.c.interval == MARK_INTERVAL)
+    begin = max(start, mark) if mark is not None else start
+    report.resumed_from[f"markPrice/{MARK_INTERVAL}"] = begin
     report.counts[f"markPrice/{MARK_INTERVAL}"] = await backfill_mark_candles(
-        client, writer, key, MARK_INTERVAL, start=start, end=now, received_at=now, now_ms=now_ms
+        client, writer, key, MARK_INTERVAL, start=begin, end=now, received_at=now, now_ms=now_ms
     )
-    report.counts["funding"] = await backfill_funding(client, writer, key, start, now, received_at=now)
+    funding = await _latest(engine, key, funding_rates.c.funding_time)
+    begin = max(start, funding) if funding is not None else start
+    report.resumed_from["funding"] = begin
+    report.counts["funding"] = await backfill_funding(client, writer, key, begin, now, received_at=now)
     return report

@@ -75,16 +75,25 @@ async def test_mark_candles_and_history_resume_where_the_store_stopped(
     report = await backfill_history(
         client, writer, engine, KEY, intervals=["1m", "15m"], start=start, now=now
     )
-    assert report.resumed_from == {"1m": start, "15m": start}
+    # candles start at the declared start (none stored yet); mark candles resume at the newest stored one
+    last_mark = now - MINUTE
+    assert {k: v for k, v in report.resumed_from.items() if k != "funding"} == {
+        "1m": start, "15m": start, "markPrice/1m": last_mark,
+    }  # fmt: skip
     assert report.counts["klines/1m"].inserted == 90
     assert report.counts["klines/15m"].inserted == 6
-    assert report.counts["markPrice/1m"].unchanged == 90
+    assert report.counts["markPrice/1m"].unchanged == 1  # the newest mark candle, re-read once
     await sim.clock.advance(10 * 60_000)
     later = sim_now(sim)
     again = await backfill_history(client, writer, engine, KEY, intervals=["1m"], start=start, now=later)
-    assert again.resumed_from == {"1m": now - MINUTE}  # the last confirmed bar, re-read once
+    assert again.resumed_from["1m"] == now - MINUTE  # the last confirmed bar, re-read once
+    assert again.resumed_from["markPrice/1m"] == last_mark
     assert again.counts["klines/1m"].inserted == 10 and again.counts["klines/1m"].unchanged == 1
-    assert (again.counts["markPrice/1m"].inserted, again.counts["markPrice/1m"].unchanged) == (10, 90)
+    assert (again.counts["markPrice/1m"].inserted, again.counts["markPrice/1m"].unchanged) == (10, 1)
+    # funding resumes at the newest stored settlement: the second pass re-reads only that one
+    assert report.resumed_from["funding"] == start  # nothing stored before the first pass
+    assert start < again.resumed_from["funding"] <= later
+    assert again.counts["funding"].unchanged == 1
 
 
 async def test_the_gaps_command_prints_the_table_from_database_url(
