@@ -207,6 +207,8 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
     missing = missing_references(inputs.refs, inputs.observed)
     if missing is not None:
         result = status_with(status, missing, generation=generation, now=now, **contract_fields(contract))
+        if (status or {}).get("fingerprint") != contract.fingerprint:
+            _drop_snapshot(result)  # it was built for another contract
         result["nextCheckTime"] = format_time(now + CHECK_INPUTS)
         return Plan(
             status=_with_contract_condition(result, verdict, generation, now),
@@ -246,6 +248,8 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
         fields["build"] = build.to_k8s()
     outcome = _readiness(inputs, build, fresh)
     result = status_with(status, outcome, generation=generation, now=now, **fields)
+    if snapshot is None:
+        _drop_snapshot(result)  # none of this contract: an older one was built for another fingerprint
     for key, value in (
         ("nextBuildTime", scheduled),
         ("nextCheckTime", _next_check(inputs, build, scheduled)),
@@ -259,6 +263,12 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
         audit=_audit(status or {}, contract, snapshot),
         workloads=workloads,
     )
+
+
+def _drop_snapshot(result: dict[str, Any]) -> None:
+    """Status must not pair this contract's fingerprint with a snapshot of another contract."""
+    result.pop("latestSnapshot", None)
+    result.pop("snapshots", None)
 
 
 def _with_contract_condition(

@@ -404,3 +404,22 @@ def test_a_new_contract_builds_at_once_instead_of_waiting_for_a_retry() -> None:
     assert plan.status["build"]["trigger"] == "Initial" and len(plan.workloads) == 1
     assert plan.status["fingerprint"] == contract.fingerprint != CONTRACT.fingerprint
     assert [a.reason for a in plan.audit] == ["ContractComputed"]
+
+
+def test_a_new_contract_does_not_keep_showing_the_old_contracts_snapshot() -> None:
+    """status.fingerprint and status.latestSnapshot must describe the same contract: a consumer pairs them."""
+    finished = _ready_status()
+    assert finished["latestSnapshot"]["hash"] == SNAPSHOT.hash
+    spec = SPEC.model_copy(update={"base_interval": "5m"})
+    contract = FeatureContract.from_spec(spec)
+    target = replace(TARGET, contract_json=contract.to_json(), fingerprint=contract.fingerprint)
+    plan = reconcile_featureset(inputs(spec=spec, contract=contract, target=target, status=finished))
+    assert plan.status["fingerprint"] == contract.fingerprint != CONTRACT.fingerprint
+    assert "latestSnapshot" not in plan.status and "snapshots" not in plan.status
+    FeatureSetStatus.model_validate(plan.status)
+    # the same when the references are missing in the pass that sees the new contract
+    gone = {ref: Observed(exists=False, ready=False) for ref in references(spec)}
+    missing = reconcile_featureset(
+        inputs(spec=spec, contract=contract, target=None, status=finished, observed=gone)
+    )
+    assert "latestSnapshot" not in missing.status
