@@ -12,8 +12,9 @@ correctly rounded whatever the array shape). NaN stays NaN (warm-up rows remain 
 
 Methods: ``zscore`` (mean, population std), ``robust`` (median, interquartile range), ``minmax``
 (training min -> 0, max -> 1), ``none`` (identity, still fingerprint-checked). A column that is constant
-over the training rows gets scale 1 and a note instead of a division by zero; a column with no finite
-training value cannot be fitted and is an error naming it.
+over the training rows gets scale 1 and a note instead of a division by zero (so does a ``robust`` column
+whose interquartile range is zero, keeping its median as centre); a column with no finite training
+value cannot be fitted and is an error naming it.
 """
 
 from __future__ import annotations
@@ -161,9 +162,12 @@ def fit_normalization(
         values = training[:, index]
         values = values[~np.isnan(values)]
         center, scale = _center_scale(values, method)
-        if method != "none" and (values.min() == values.max() or not scale > 0):
+        if method != "none" and values.min() == values.max():
             notes.append(f"{name}: constant over the training rows, scale 1")
             center, scale = float(values[0]), 1.0
+        elif method != "none" and not scale > 0:  # robust: a zero interquartile range, not a constant
+            notes.append(f"{name}: zero spread over the training rows, scale 1")
+            scale = 1.0
         centers.append(center)
         scales.append(scale)
     return FittedNormalization(

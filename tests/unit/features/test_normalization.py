@@ -80,6 +80,17 @@ def test_a_constant_column_gets_scale_one_and_a_note(method: str) -> None:
     assert np.array_equal(fitted.apply(matrix, fingerprint=fitted.fingerprint)[:, 0], np.zeros(3))
 
 
+def test_a_robust_fit_with_zero_spread_keeps_the_median_as_centre() -> None:
+    """Most rows equal (a funding rate that rarely moves): the interquartile range is zero but the column
+    is not constant, so the centre stays the median, not whichever value happens to come first."""
+    column = np.array([[0.003], [0.0001], [0.0001], [0.0001], [0.0001], [0.0001], [-0.002]])
+    fitted = fit_normalization(
+        column, ["funding"], "robust", None, rows=slice(None), fingerprint="sha256:" + "0" * 64
+    )
+    assert fitted.center == (0.0001,) and fitted.scale == (1.0,)
+    assert fitted.notes == ("funding: zero spread over the training rows, scale 1",)
+
+
 def test_a_column_without_training_values_cannot_be_fitted() -> None:
     with pytest.raises(ValueError, match="no finite training values") as caught:
         fit(MATRIX, rows=slice(0, 130))
