@@ -231,7 +231,7 @@ async def load_inputs(
     events = [
         gap
         for gap in await list_gaps(engine, market=key.market, symbol=key.symbol)
-        if gap.interval in kinds.get(gap.stream, set()) and gap.start < end and gap.end >= warmup_start
+        if gap.interval in kinds.get(gap.stream, set()) and gap.start < end and _reaches(gap, warmup_start)
     ]
     return LoadedInputs(
         key=key,
@@ -247,6 +247,14 @@ async def load_inputs(
         gap_events=tuple(events),
         missing_data=tuple(missing_data),
     )
+
+
+def _reaches(gap: GapEvent, warmup_start: datetime) -> bool:
+    """Whether the gap's last bar ends after ``warmup_start``: a context bar read from the one containing
+    ``warmup_start`` opens before it, so comparing open times alone would miss a gap on that bar."""
+    if gap.interval in grid.INTERVALS:
+        return grid.next_open(gap.end, gap.interval) > warmup_start
+    return gap.end >= warmup_start
 
 
 def _of(table: Table, key: MarketKey) -> list[Any]:

@@ -24,7 +24,7 @@ from tradeplane.runtime.features.snapshot import (
     SourceLabel,
     is_production_endpoint,
 )
-from tradeplane.runtime.marketdata import store
+from tradeplane.runtime.marketdata import grid, store
 from tradeplane.runtime.marketdata.gaps import record_gap
 from tradeplane.runtime.marketdata.lease import PlainWriter
 
@@ -153,6 +153,34 @@ async def test_unresolved_gap_events_fail_production_and_healed_ones_are_listed(
         ("healed", "2026-01-05T09:00:00.000Z"),
         ("healed", "2026-01-05T10:00:00.000Z"),
     ]
+
+
+async def test_an_unresolved_gap_on_the_first_context_bar_read_fails_production(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The first 1h bar read opens before the warm-up's first 1m bar (it contains it): a gap event on it
+    overlaps what was read, though its open time is before ``warmup_start``."""
+    await kit.seed(engine)
+    loaded = await kit.load(engine)
+    first_context = loaded.inputs.context["1h"]
+    opened = grid.from_ms(int(first_context.open_time_ms[0]))
+    assert opened < loaded.warmup_start
+    async with PlainWriter(engine).transaction() as conn:
+        await record_gap(
+            conn,
+            kit.KEY,
+            stream="klines",
+            interval="1h",
+            source="ws",
+            start=opened,
+            end=opened,
+            missing=1,
+            now=kit.END,
+        )
+    with pytest.raises(DatasetIncomplete) as caught:
+        kit.build(await kit.load(engine), tmp_path)
+    (problem,) = caught.value.problems
+    assert problem.startswith("klines/1h 2026-01-05T04:00:00.000Z..2026-01-05T04:00:00.000Z: 1 missing")
 
 
 async def test_missing_funding_and_missing_context_bars_are_named(
