@@ -41,6 +41,8 @@ REQUEST_ANNOTATION = "dataset.tradeplane.io/requested-at"
 RETRY_FAILED = timedelta(minutes=5)
 """A failed build (in production mode typically a gap still healing) is tried again this late."""
 MAX_MESSAGE = 2048
+SETTLE = timedelta(minutes=1)
+"""How long a closed bar is given to reach the store (stream close, commit) before a build needs it."""
 DATASET_CLAIM = "tradeplane-datasets"
 """The PersistentVolumeClaim installed with the operator (manifests/base/datasets-pvc.yaml)."""
 DATASET_DIR = "/var/lib/tradeplane/datasets"
@@ -166,8 +168,10 @@ def plan_build(
     requested: str | None,
     now: datetime,
 ) -> BuildStatus:
-    """A new build over ``[now - range, now)``, ``now`` floored to the minute (bars close on minutes)."""
-    end = now.replace(second=0, microsecond=0)
+    """A new build over ``[end - range, end)``, ``end`` a settle margin before ``now`` and floored to
+    the minute (bars close on minutes): the bar that closed a second ago may not be stored yet, and a
+    production build would fail closed on it, retry, and meet the same race again."""
+    end = (now - SETTLE).replace(second=0, microsecond=0)
     start = end - parse_duration(spec.snapshot.range)
     request = requested[:128] if requested else None
     token = f"{fingerprint}|{trigger}|{request}|{format_time(end)}|{spec.snapshot.mode}"

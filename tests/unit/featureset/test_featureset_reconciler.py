@@ -105,7 +105,9 @@ def test_first_pass_with_ready_instrument_computes_contract_audits_it_and_starts
     assert job.name.startswith("dataset-gold-1m-") and job.name == status["build"]["job"]
     args = dict(zip(job.args[1::2], job.args[2::2], strict=False))
     assert job.args[0] == "build-dataset" and args["--featureset"] == "default/gold-1m"
-    assert args["--start"] == "2026-11-23T12:00:00Z" and args["--end"] == "2026-11-24T12:00:00Z"
+    # a minute's settle margin before now (12:00:30), floored to the minute: the bar closed at 12:00
+    # may still be on its way to the store
+    assert args["--start"] == "2026-11-23T11:59:00Z" and args["--end"] == "2026-11-24T11:59:00Z"
     assert args["--mode"] == "production" and json.loads(args["--spec-json"])["baseInterval"] == "1m"
     assert args["--instrument-json"] == TARGET.instrument_json and not job.secret_env
     assert args["--fingerprint"] == CONTRACT.fingerprint and args["--contract-json"] == CONTRACT.to_json()
