@@ -187,7 +187,7 @@ async def load_inputs(
     """Read ``[start - warmup, end)`` of one instrument; raises :class:`SourceQuarantine` on bad rows.
 
     ``funding_schedule`` (from the contract snapshot's funding interval) lets funding completeness be
-    checked per settlement; without it only "a rate was known at the first row" can be checked.
+    checked per settlement; a plan that reads funding without it has missing data (production refuses).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
@@ -219,7 +219,9 @@ async def load_inputs(
             mark, stream, absent = await _mark(conn, key, warmup_start, end)
             streams.append(stream)
             missing += absent
-    if need_schedule and funding_schedule is None:
+    if (need_schedule or need_funding) and funding_schedule is None:
+        # without the calendar a settlement missing mid-range (or a months-old rate carried forward)
+        # could not be seen, so it is missing data, not a check quietly skipped
         missing_data.append("funding schedule: the contract snapshot states no funding interval")
     inputs = Inputs(bars, context, funding, mark, funding_schedule)
     inputs.check()

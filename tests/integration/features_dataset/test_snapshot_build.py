@@ -205,6 +205,17 @@ async def test_missing_funding_and_missing_context_bars_are_named(
     )
 
 
+async def test_funding_read_without_a_calendar_is_missing_data(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Only the rate is read (no time-to-next column), yet without the calendar a settlement missing
+    mid-range could not be seen: production refuses instead of checking the first row only."""
+    await kit.seed(engine)
+    loaded = await kit.load(engine, funding_schedule=None, need_schedule=False)
+    assert loaded.missing_data == ("funding schedule: the contract snapshot states no funding interval",)
+    with pytest.raises(DatasetIncomplete):
+        kit.build(loaded, tmp_path)
+    assert kit.listing(tmp_path) == []
+
+
 async def test_unconfirmed_closed_bars_are_used_and_counted(engine: AsyncEngine, tmp_path: Path) -> None:
     seeded = await kit.seed(engine)
     at = kit.START + timedelta(minutes=5)
