@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.crds.featureset import FeatureSetSpec
@@ -33,8 +32,7 @@ from tradeplane.reconcilers.plan import Plan
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
-from tradeplane.runtime.features.snapshot_store import latest_snapshot
-from tradeplane.runtime.features.snapshot_tables import feature_snapshots
+from tradeplane.runtime.features.snapshot_store import count_snapshots, latest_snapshot
 from tradeplane.runtime.workloads.kubernetes import KubernetesDriver
 from tradeplane.runtime.workloads.local import LocalProcessDriver
 from tradeplane.runtime.workloads.spec import WorkloadDriver, WorkloadKind, WorkloadSpec
@@ -59,11 +57,7 @@ async def read_snapshot(
     latest = await latest_snapshot(engine, namespace, name)
     if latest is None or latest.fingerprint != fingerprint:
         return None
-    c = feature_snapshots.c
-    async with engine.connect() as conn:
-        count = (
-            await conn.execute(select(func.count()).where(c.namespace == namespace, c.featureset == name))
-        ).scalar_one()
+    count = await count_snapshots(engine, namespace, name)
     return SnapshotRecord(
         hash=latest.hash,
         rows=latest.rows,

@@ -30,6 +30,7 @@ from typing import Any
 from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec, interval_ms
 from tradeplane.runtime.features.registry import Registry, Stream, UnknownFeature
 from tradeplane.runtime.features.standard import STANDARD
+from tradeplane.runtime.venue import canonical as venue_canonical
 
 CONTRACT_VERSION = 1
 DTYPE = "float64"
@@ -44,11 +45,7 @@ def canonical_decimal(value: Decimal | float | int | str) -> str:
     Floats (the CRD's ``clip``) go through ``repr``, the shortest string that round-trips, so 5.0 and
     ``"5"`` are the same contract."""
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    if not number.is_finite():
-        raise ValueError(f"not a finite decimal: {value!r}")
-    if number == 0:
-        return "0"
-    return format(number.normalize(), "f")
+    return venue_canonical.canonical_decimal(number)
 
 
 def interval_order(interval: str) -> tuple[int, str]:
@@ -77,9 +74,7 @@ def _check_no_floats(value: object, path: str = "$") -> None:
 def canonical_bytes(document: object) -> bytes:
     """Sorted keys, compact separators, UTF-8; a float anywhere is a TypeError (see module doc)."""
     _check_no_floats(document)
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return venue_canonical.canonical_json(document).encode()
 
 
 @dataclass(frozen=True)

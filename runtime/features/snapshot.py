@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +42,7 @@ import pyarrow.parquet as pq
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, gap_json, iso
 from tradeplane.runtime.features.plan import FeaturePlan
 from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.venue import canonical as venue_canonical
 
 Mode = Literal["production", "research"]
 MODES: tuple[Mode, ...] = ("production", "research")
@@ -120,10 +120,8 @@ class Snapshot:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, ASCII: the manifest's bytes depend only on its content."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode()
+    """The manifest's bytes depend only on its content (the venue records' canonical form)."""
+    return venue_canonical.canonical_json(value).encode()
 
 
 def code_version(version: str | None = None, root: Path | None = None) -> str:

@@ -138,6 +138,13 @@ async def list_snapshots(engine: AsyncEngine, namespace: str, featureset: str) -
         return [Registered.of(row) for row in await conn.execute(query)]
 
 
+async def count_snapshots(engine: AsyncEngine, namespace: str, featureset: str) -> int:
+    """How many snapshots the registry holds for the FeatureSet (``status.snapshots``)."""
+    query = select(func.count()).where(*_where(namespace, featureset))
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
 async def latest_snapshot(engine: AsyncEngine, namespace: str, featureset: str) -> Registered | None:
     """The last snapshot registered for the FeatureSet (a re-registration does not make one newer)."""
     query = (

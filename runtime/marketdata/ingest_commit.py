@@ -15,7 +15,6 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tradeplane.runtime.marketdata import store_bulk
 from tradeplane.runtime.marketdata.gaps import record_gap
 from tradeplane.runtime.marketdata.grid import open_times
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
@@ -26,6 +25,7 @@ from tradeplane.runtime.marketdata.store import (
     insert_trades_from,
     journal_frames,
     upsert_candles,
+    upsert_mark_prices_from,
 )
 from tradeplane.runtime.marketdata.tables import MarketKey
 
@@ -47,7 +47,7 @@ async def commit_batch(
     if batch.depth:
         metrics.rows.labels("depth").inc(await insert_depth_from(conn, key, batch.depth))
     if batch.marks:
-        metrics.rows.labels("mark_prices").inc(await _marks(conn, key, batch))
+        metrics.rows.labels("mark_prices").inc(await upsert_mark_prices_from(conn, key, "ws", batch.marks))
     for interval, start, end in batch.gaps:
         await record_gap(
             conn,
@@ -61,18 +61,3 @@ async def commit_batch(
             now=now,
             metrics=metrics.gaps,
         )
-
-
-async def _marks(conn: AsyncConnection, key: MarketKey, batch: Batch) -> int:
-    latest = {time: (price, provenance) for time, price, provenance in batch.marks}
-    await store_bulk.execute(
-        conn,
-        store_bulk.UPSERT_MARK_PRICES,
-        key.market,
-        key.symbol,
-        "ws",
-        list(latest),
-        [price for price, _ in latest.values()],
-        [provenance.received_at for _, provenance in latest.values()],
-    )
-    return len(latest)

@@ -50,7 +50,6 @@ from tradeplane.runtime.marketdata.tables import (
     MarketKey,
     funding_rates,
     mark_candles,
-    mark_prices,
 )
 
 __all__ = [
@@ -81,6 +80,7 @@ __all__ = [
     "upsert_funding_rates",
     "upsert_mark_candles",
     "upsert_mark_prices",
+    "upsert_mark_prices_from",
 ]
 
 
@@ -134,11 +134,28 @@ async def upsert_mark_prices(
     conn: AsyncConnection, key: MarketKey, rows: Sequence[tuple[datetime, Decimal]], provenance: Provenance
 ) -> int:
     """Mark prices by time; returns rows inserted or changed (identical ones are untouched)."""
-    values = [
-        _base(key, provenance) | {"time": require_utc(time, "time"), "price": price}
-        for time, price in last_wins(rows, lambda row: row[0])
-    ]
-    return (await _upsert(conn, mark_prices, values, ("price",))).written
+    return await upsert_mark_prices_from(
+        conn, key, provenance.source, [(time, price, provenance) for time, price in rows]
+    )
+
+
+async def upsert_mark_prices_from(
+    conn: AsyncConnection, key: MarketKey, source: str, rows: Sequence[tuple[datetime, Decimal, Provenance]]
+) -> int:
+    """The same with each row's own provenance; a later row for the same time wins."""
+    kept = last_wins(rows, lambda row: row[0])
+    if not kept:
+        return 0
+    return await store_bulk.execute(
+        conn,
+        store_bulk.UPSERT_MARK_PRICES,
+        key.market,
+        key.symbol,
+        source,
+        [require_utc(time, "time") for time, _, _ in kept],
+        [price for _, price, _ in kept],
+        [require_utc(p.received_at, "received_at") for _, _, p in kept],
+    )
 
 
 async def upsert_funding_rates(

@@ -105,7 +105,7 @@ UPSERT_MARK_PRICES = unnest_insert(
     fixed=(*KEY_COLUMNS, "source"),
     on_conflict=(
         f"ON CONFLICT ({_conflict_target(mark_prices)}) DO UPDATE"
-        " SET price = EXCLUDED.price, received_at = EXCLUDED.received_at"
+        " SET price = EXCLUDED.price, source = EXCLUDED.source, received_at = EXCLUDED.received_at"
         " WHERE t.price <> EXCLUDED.price"
     ),
 )

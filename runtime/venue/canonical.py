@@ -30,7 +30,7 @@ CanonicalDecimal = Annotated[Decimal, PlainSerializer(canonical_decimal, return_
 
 def canonical_json(document: Any) -> str:
     """Sorted keys, no whitespace: the byte string a fingerprint is taken over."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def sha256_fingerprint(document: Any) -> str:
