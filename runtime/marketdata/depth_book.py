@@ -19,8 +19,10 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
+from tradeplane.runtime.marketdata.frames import FrameError, MarketFrame, read_frame
+from tradeplane.runtime.venue import depth_levels
 from tradeplane.runtime.venue.payloads_market import IncrementalDepth
 
 REORDER_FRAMES = 3
@@ -28,6 +30,8 @@ REORDER_FRAMES = 3
 
 Level = tuple[Decimal, Decimal]
 StepStatus = Literal["applied", "buffered", "duplicate", "resync_required", "unsynced"]
+Tag = TypeVar("Tag")
+"""What the caller keeps with each update (the ingestor: the frame it came in), released with it."""
 
 
 class BookNotSynced(Exception):
@@ -35,62 +39,70 @@ class BookNotSynced(Exception):
 
 
 @dataclass(frozen=True)
-class DepthStep:
+class DepthStep(Generic[Tag]):
     """What one frame did. ``applied`` holds every update to store now, in id order (a snapshot first
-    when it reset the sequence), including buffered ones it released; ``synced`` is the state after."""
+    when it reset the sequence), including buffered ones it released; ``tags`` holds the tag each was
+    fed with, in the same order (a released update keeps its own frame, not the one that released
+    it); ``synced`` is the state after."""
 
     status: StepStatus
     applied: tuple[IncrementalDepth, ...]
     synced: bool
     reset: bool = False
+    tags: tuple[Tag | None, ...] = ()
 
 
-class DepthSequencer:
+class DepthSequencer(Generic[Tag]):
     """Orders one symbol's ``incrDepth`` frames by id; counters feed the ingest metrics."""
 
     def __init__(self, *, reorder_frames: int = REORDER_FRAMES) -> None:
         self.reorder_frames = reorder_frames
         self.synced = False
         self.last_update_id: int | None = None
-        self._pending: dict[int, IncrementalDepth] = {}
+        self._pending: dict[int, tuple[IncrementalDepth, Tag | None]] = {}
         self.applied = 0
         self.buffered = 0
         self.duplicates = 0
         self.resyncs = 0
 
-    def feed(self, update: IncrementalDepth) -> DepthStep:
+    def feed(self, update: IncrementalDepth, tag: Tag | None = None) -> DepthStep[Tag]:
         if update.action == "all":
-            return self._snapshot(update)
+            return self._snapshot(update, tag)
         if not self.synced or self.last_update_id is None:
             return DepthStep("unsynced", (), synced=False)
         if update.last_update_id <= self.last_update_id or update.last_update_id in self._pending:
             self.duplicates += 1
             return DepthStep("duplicate", (), synced=True)
         if update.last_update_id != self.last_update_id + 1:
-            return self._hold(update)
+            return self._hold(update, tag)
         self._apply(update)
-        return DepthStep("applied", (update, *self._release()), synced=True)
+        return self._applied((update, tag), reset=False)
 
-    def _hold(self, update: IncrementalDepth) -> DepthStep:
+    def _applied(self, first: tuple[IncrementalDepth, Tag | None], *, reset: bool) -> DepthStep[Tag]:
+        released = [first, *self._release()]
+        updates = tuple(update for update, _ in released)
+        return DepthStep("applied", updates, synced=True, reset=reset, tags=tuple(tag for _, tag in released))
+
+    def _hold(self, update: IncrementalDepth, tag: Tag | None) -> DepthStep[Tag]:
         """An update ahead of its predecessor: buffer it, or give up when the buffer is full."""
         if len(self._pending) >= self.reorder_frames:
             return self._break()
-        self._pending[update.last_update_id] = update
+        self._pending[update.last_update_id] = (update, tag)
         self.buffered += 1
         return DepthStep("buffered", (), synced=True)
 
-    def _snapshot(self, update: IncrementalDepth) -> DepthStep:
+    def _snapshot(self, update: IncrementalDepth, tag: Tag | None) -> DepthStep[Tag]:
         self.synced = True
         self._apply(update)
         newer = update.last_update_id
         self._pending = {ident: item for ident, item in self._pending.items() if ident > newer}
-        return DepthStep("applied", (update, *self._release()), synced=True, reset=True)
+        return self._applied((update, tag), reset=True)
 
-    def _release(self) -> list[IncrementalDepth]:
+    def _release(self) -> list[tuple[IncrementalDepth, Tag | None]]:
         """Buffered updates that now follow on, in order."""
-        released: list[IncrementalDepth] = []
+        released: list[tuple[IncrementalDepth, Tag | None]] = []
         while self.last_update_id is not None and (nxt := self._pending.pop(self.last_update_id + 1, None)):
-            self._apply(nxt)
+            self._apply(nxt[0])
             released.append(nxt)
         return released
 
@@ -98,7 +110,7 @@ class DepthSequencer:
         self.last_update_id = update.last_update_id
         self.applied += 1
 
-    def _break(self) -> DepthStep:
+    def _break(self) -> DepthStep[Tag]:
         self.synced = False
         self.last_update_id = None
         self._pending = {}
@@ -107,6 +119,24 @@ class DepthSequencer:
 
 
 Pairs = Sequence[Sequence[str]]
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class StoredFrameInvalid(ValueError):
+    """A stored depth frame no longer parses as the incrDepth push it was accepted as."""
+
+
+def stored_levels(frame: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The bids and asks of a stored frame (``DepthRow.frame``), as decimal strings exactly as the
+    venue wrote them, read by the parser that accepted the frame. A gzip frame is the venue's binary
+    frame; anything else was a text frame, stored as its UTF-8."""
+    try:
+        read = read_frame(frame if frame[:2] == GZIP_MAGIC else frame.decode())
+    except (FrameError, UnicodeDecodeError) as error:
+        raise StoredFrameInvalid(f"a stored depth frame does not parse: {error}") from None
+    if not isinstance(read, MarketFrame) or not isinstance(read.event, IncrementalDepth):
+        raise StoredFrameInvalid("a stored depth frame holds no incrDepth push")
+    return depth_levels.pairs(bytes(read.event.bids)), depth_levels.pairs(bytes(read.event.asks))
 
 
 @dataclass(frozen=True)

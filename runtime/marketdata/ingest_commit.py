@@ -24,7 +24,7 @@ from tradeplane.runtime.marketdata.store import (
     insert_depth_from,
     insert_trades_from,
     journal_frames,
-    upsert_candles,
+    upsert_candles_from,
     upsert_mark_prices_from,
 )
 from tradeplane.runtime.marketdata.tables import MarketKey
@@ -36,11 +36,11 @@ async def commit_batch(
     """Write everything in ``batch`` inside the caller's transaction."""
     if batch.journal:
         metrics.rows.labels("journal").inc(await journal_frames(conn, key, batch.journal))
-    grouped: dict[tuple[str, Provenance], list[Candle]] = defaultdict(list)
+    grouped: dict[str, list[tuple[Candle, Provenance]]] = defaultdict(list)
     for interval, candle, provenance in batch.candles:
-        grouped[interval, provenance].append(candle)
-    for (interval, provenance), rows in grouped.items():
-        counts = await upsert_candles(conn, key, interval, rows, provenance)
+        grouped[interval].append((candle, provenance))
+    for interval, rows in grouped.items():
+        counts = await upsert_candles_from(conn, key, interval, rows)
         metrics.rows.labels("candles").inc(counts.written)
     if batch.trades:
         metrics.rows.labels("trades").inc(await insert_trades_from(conn, key, batch.trades))

@@ -67,7 +67,7 @@ class Pipeline:
         self.metrics = metrics
         self.klines = {interval: KlineSequencer(interval) for interval in config.intervals}
         self.trades = TradeDeduper(TRADE_WINDOW)
-        self.depth = DepthSequencer()
+        self.depth: DepthSequencer[tuple[bytes, Provenance]] = DepthSequencer()
         self.batch = Batch()
         self.resync: set[str] = set()
         self._last_event_ms: dict[str, int] = {}
@@ -115,7 +115,11 @@ class Pipeline:
             entry = JournalEntry(connection_id, received_at, frame.topic, when, payload)
             batch.journal.append(entry._replace(payload_sha256=frame.payload_hash))
         provenance = Provenance("ws", received_at, connection_id, frame.payload_hash)
-        self._route(frame.topic, frame.event, provenance)
+        event = frame.event
+        if isinstance(event, IncrementalDepth):
+            self._depth(frame.topic, event, payload, provenance)
+        else:
+            self._route(frame.topic, event, provenance)
 
     def _refused(
         self, payload: bytes, error: FrameError, *, connection_id: str, received_at: datetime
@@ -136,8 +140,6 @@ class Pipeline:
                 row = TradeRow(trade.time, trade.key, trade.price, trade.qty, trade.buyer_is_maker, None)
                 self.batch.trades.append((row, provenance))
             self._duplicates("trade", self.trades.duplicates - before)
-        elif isinstance(event, IncrementalDepth):
-            self._depth(topic, event, provenance)
         elif isinstance(event, MarkPriceUpdate):
             self.batch.marks.append((utc_from_ms(event.event_time_ms), event.mark_price, provenance))
 
@@ -163,15 +165,17 @@ class Pipeline:
         after = sequencer.duplicates + sequencer.late + sequencer.out_of_order
         self._duplicates(f"kline_{interval}", after - before)
 
-    def _depth(self, topic: str, event: IncrementalDepth, provenance: Provenance) -> None:
+    def _depth(self, topic: str, event: IncrementalDepth, payload: bytes, provenance: Provenance) -> None:
+        """Stored updates keep the frame they came in: one released from the reorder buffer by a
+        later frame is stored with its own bytes and provenance, not that frame's."""
         before = self.depth.duplicates
-        step = self.depth.feed(event)
+        step = self.depth.feed(event, (payload, provenance))
         self._duplicates("incrDepth", self.depth.duplicates - before)
-        for update in step.applied:
-            when = utc_from_ms(update.time_ms) if update.time_ms is not None else provenance.received_at
-            bids, asks = bytes(update.bids).decode(), bytes(update.asks).decode()
-            row = DepthRow(when, update.last_update_id, update.action, bids, asks)
-            self.batch.depth.append((row, provenance))
+        for update, tag in zip(step.applied, step.tags, strict=True):
+            assert tag is not None  # every update is fed with its frame
+            frame, source = tag
+            when = utc_from_ms(update.time_ms) if update.time_ms is not None else source.received_at
+            self.batch.depth.append((DepthRow(when, update.last_update_id, update.action, frame), source))
         if step.status == "resync_required":  # a break the reorder buffer cannot repair
             self.metrics.resyncs.inc()
             self.resync.add(topic)

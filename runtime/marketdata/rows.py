@@ -1,6 +1,6 @@
 """The rows the market-data store takes and returns, independent of SQL.
 
-Prices, quantities and rates are ``Decimal`` (except order-book levels, kept as the venue's JSON text:
+Prices, quantities and rates are ``Decimal`` (except order-book levels, kept in the venue's own frame:
 see ``DepthRow``); times are timezone-aware UTC ``datetime`` (BingX's millisecond epochs are converted
 where frames are parsed, never here).
 """
@@ -78,17 +78,18 @@ class TradeRow(NamedTuple):
 class DepthRow(NamedTuple):
     """One incrDepth push: the full book (``all``) or a delta (``update``).
 
-    ``bids`` and ``asks`` are the JSON text of the levels, ``[["price","qty"],...]``, exactly as the
-    venue sent them (the pipeline has validated them as decimal strings): the store hands the text to
-    PostgreSQL, which parses it into ``jsonb``, so the ingestor never builds or serialises level lists.
-    ``store.levels_from_json`` turns stored levels back into ``Decimal`` pairs.
+    ``frame`` is the WebSocket frame the push came in, byte for byte as received (BingX's gzip; a
+    text frame as its UTF-8), so ``sha256(frame)`` is the row's ``payload_hash``. The levels are read
+    back from it by ``store.depth_levels`` with the ingestor's own frame parser. Keeping the venue's
+    compressed bytes instead of parsed levels is a storage decision: a 100-level BTC push is ~5 kB of
+    level text but ~1.2 kB of gzip, and PostgreSQL then writes the bytes as they are instead of
+    parsing (``jsonb``) or compressing (TOAST) every push, which was most of the ingestor's write cost.
     """
 
     exchange_time: datetime
     update_id: int
     action: Literal["all", "update"]
-    bids: str
-    asks: str
+    frame: bytes
 
 
 class JournalEntry(NamedTuple):

@@ -10,7 +10,6 @@ checksums and retention in ``store_reads``; everything is importable from here.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
 from tradeplane.runtime.marketdata import store_bulk
+from tradeplane.runtime.marketdata.depth_book import stored_levels
 from tradeplane.runtime.marketdata.rows import (
     Candle,
     DepthRow,
@@ -33,7 +33,7 @@ from tradeplane.runtime.marketdata.rows import (
     UpsertCounts,
     last_wins,
 )
-from tradeplane.runtime.marketdata.store_candles import require_utc, upsert_candles
+from tradeplane.runtime.marketdata.store_candles import require_utc, upsert_candles, upsert_candles_from
 from tradeplane.runtime.marketdata.store_reads import (
     candle_open_times,
     candles_between,
@@ -63,6 +63,7 @@ __all__ = [
     "UpsertCounts",
     "candle_open_times",
     "candles_between",
+    "depth_levels",
     "funding_rates_between",
     "funding_times",
     "insert_depth_from",
@@ -77,6 +78,7 @@ __all__ = [
     "table_checksum",
     "trades_between",
     "upsert_candles",
+    "upsert_candles_from",
     "upsert_funding_rates",
     "upsert_mark_candles",
     "upsert_mark_prices",
@@ -205,9 +207,8 @@ async def insert_trades_from(
 async def insert_depth_updates(
     conn: AsyncConnection, key: MarketKey, rows: Sequence[DepthRow], provenance: Provenance
 ) -> int:
-    """incrDepth pushes as received (levels as the venue's JSON text, cast to ``jsonb`` by the
-    server, so no float ever touches them); a known (exchange_time, update_id) is skipped. Returns
-    rows inserted."""
+    """incrDepth pushes with the frames they came in (``DepthRow``); a known (exchange_time,
+    update_id) is skipped. Returns rows inserted."""
     return await insert_depth_from(conn, key, [(row, provenance) for row in rows])
 
 
@@ -226,8 +227,7 @@ async def insert_depth_from(
         [require_utc(row.exchange_time, "exchange_time") for row, _ in kept],
         [row.update_id for row, _ in kept],
         [row.action for row, _ in kept],
-        [row.bids for row, _ in kept],
-        [row.asks for row, _ in kept],
+        [row.frame for row, _ in kept],
         [require_utc(p.received_at, "received_at") for _, p in kept],
         [p.connection_id for _, p in kept],
         [p.payload_hash for _, p in kept],
@@ -262,8 +262,7 @@ async def journal_frames(conn: AsyncConnection, key: MarketKey, entries: Sequenc
     )
 
 
-def levels_from_json(levels: str | list[list[str]]) -> list[tuple[Decimal, Decimal]]:
-    """Stored depth levels back to Decimal pairs: asyncpg returns ``jsonb`` as text, SQLAlchemy's
-    JSONB type as a parsed list; both hold the decimal strings as written."""
-    parsed = json.loads(levels) if isinstance(levels, str) else levels
-    return [(Decimal(price), Decimal(quantity)) for price, quantity in parsed]
+def depth_levels(frame: bytes) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    """A stored depth frame's bids and asks as exact Decimal pairs (the venue's scale kept)."""
+    bids, asks = stored_levels(frame)
+    return [(Decimal(p), Decimal(q)) for p, q in bids], [(Decimal(p), Decimal(q)) for p, q in asks]

@@ -109,16 +109,16 @@ class _Plan:
     def __init__(self) -> None:
         self.inserts: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
-        self.revisions: list[tuple[dict[str, Any], Any, Candle, list[str]]] = []
+        self.revisions: list[tuple[dict[str, Any], Any, Candle, list[str], Provenance]] = []
         self.unchanged = 0
 
-    def classify(self, row: dict[str, Any], stored: Any, candle: Candle) -> None:
+    def classify(self, row: dict[str, Any], stored: Any, candle: Candle, provenance: Provenance) -> None:
         if stored is None:
             self.inserts.append(row)
         elif stored.confirmed:
             changed = _differs(stored, candle) if candle.confirmed else []
             if changed:
-                self.revisions.append((row, stored, candle, changed))
+                self.revisions.append((row, stored, candle, changed, provenance))
             else:
                 self.unchanged += 1
         elif stored.closed and not candle.closed:
@@ -153,7 +153,6 @@ async def _record_revisions(
     key: MarketKey,
     interval: str,
     plan: _Plan,
-    provenance: Provenance,
 ) -> None:
     times = [row["open_time"] for row, *_ in plan.revisions]
     counted = select(candle_revisions.c.open_time, func.max(candle_revisions.c.revision)).where(
@@ -176,7 +175,7 @@ async def _record_revisions(
             "reason": f"confirmed {provenance.source} bar differs in {', '.join(changed)}",
             "recorded_at": provenance.received_at,
         }
-        for row, stored, candle, changed in plan.revisions
+        for row, stored, candle, changed, provenance in plan.revisions
     ]
     await conn.execute(candle_revisions.insert(), records)
     await conn.execute(_UPDATE, [_update_params(row, stored) for row, stored, *_ in plan.revisions])
@@ -191,14 +190,25 @@ async def upsert_candles(
 ) -> UpsertCounts:
     """Store a batch of candles of one interval by the rules above, inside the caller's
     transaction; duplicates of one open time within the batch: the last wins."""
+    return await upsert_candles_from(conn, key, interval, [(candle, provenance) for candle in candles_in])
+
+
+async def upsert_candles_from(
+    conn: AsyncConnection,
+    key: MarketKey,
+    interval: str,
+    candles_in: Sequence[tuple[Candle, Provenance]],
+) -> UpsertCounts:
+    """The same with each candle's own provenance (the frame it was read from): a batch of
+    websocket bars is one classification pass, not one per frame."""
     counts = UpsertCounts()
-    pending = last_wins(candles_in, lambda candle: candle.open_time)
+    pending = last_wins(candles_in, lambda pair: pair[0].open_time)
     while pending:
-        rows = [_row(key, interval, candle, provenance) for candle in pending]
+        rows = [_row(key, interval, candle, provenance) for candle, provenance in pending]
         stored = await _locked(conn, key, interval, [row["open_time"] for row in rows])
         plan = _Plan()
-        for row, candle in zip(rows, pending, strict=True):
-            plan.classify(row, stored.get(row["open_time"]), candle)
+        for row, (candle, provenance) in zip(rows, pending, strict=True):
+            plan.classify(row, stored.get(row["open_time"]), candle, provenance)
         inserted: set[datetime] = set()
         if plan.inserts:
             statement = pg_insert(candles).on_conflict_do_nothing().returning(candles.c.open_time)
@@ -206,8 +216,8 @@ async def upsert_candles(
         if plan.updates:
             await conn.execute(_UPDATE, plan.updates)
         if plan.revisions:
-            await _record_revisions(conn, key, interval, plan, provenance)
+            await _record_revisions(conn, key, interval, plan)
         counts += UpsertCounts(len(inserted), len(plan.updates), len(plan.revisions), plan.unchanged)
         raced = {row["open_time"] for row in plan.inserts} - inserted
-        pending = [candle for candle in pending if candle.open_time in raced]
+        pending = [pair for pair in pending if pair[0].open_time in raced]
     return counts

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.runtime.marketdata.depth_book import Book, BookNotSynced, replay_book
+from tradeplane.runtime.marketdata.depth_book import Book, BookNotSynced, replay_book, stored_levels
 from tradeplane.runtime.marketdata.rows import Candle, Revision, TradeRow
 from tradeplane.runtime.marketdata.tables import (
     METADATA,
@@ -156,11 +156,11 @@ async def depth_book(engine: AsyncEngine, key: MarketKey, at: datetime) -> Book:
         if start is None:
             raise BookNotSynced(f"no incrDepth snapshot of {key} at or before {at.isoformat()}")
         rows = await connection.execute(
-            select(table.c.action, table.c.update_id, table.c.bids, table.c.asks)
+            select(table.c.action, table.c.update_id, table.c.frame)
             .where(*_of(table, key), table.c.update_id >= start.update_id, table.c.exchange_time <= at)
             .order_by(table.c.update_id)
         )
-        return replay_book((row.action, row.update_id, row.bids, row.asks) for row in rows)
+        return replay_book((row.action, row.update_id, *stored_levels(row.frame)) for row in rows)
 
 
 async def revisions(engine: AsyncEngine, key: MarketKey, interval: str) -> list[Revision]:

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 from harness.postgres import fetch
+from integration.marketdata_store.builders import depth_row
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,7 +25,7 @@ from tradeplane.runtime.marketdata.ingest_commit import commit_batch
 from tradeplane.runtime.marketdata.ingest_committer import BatchCommitter
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch
-from tradeplane.runtime.marketdata.rows import Candle, DepthRow, JournalEntry, Provenance, TradeRow
+from tradeplane.runtime.marketdata.rows import Candle, JournalEntry, Provenance, TradeRow
 from tradeplane.runtime.marketdata.tables import MarketKey
 
 pytestmark = pytest.mark.integration
@@ -33,8 +34,6 @@ KEY = MarketKey("tests/commit", "XAUT-USDT")
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 BOUND_S = 30
 TTL = timedelta(minutes=5)
-LEVELS = ('[["2650.10", "1.500"]]', '[["2650.2", "2"]]')
-"""The depth levels of ``batch_of`` as PostgreSQL prints the stored jsonb."""
 
 
 def url(engine: AsyncEngine) -> str:
@@ -52,7 +51,8 @@ def batch_of(step: int, price: str = "2650.10") -> Batch:
     when = T0 + timedelta(minutes=step)
     trade = TradeRow(when, f"t{step}", Decimal("2650.5"), Decimal("0.0100"), True, 7 + step)
     synthetic = TradeRow(when, f"syn:{step}", Decimal("2651"), Decimal("2"), False, None)
-    depth = DepthRow(when, 100 + step, "all", '[["2650.10","1.500"]]', '[["2650.2","2"]]')
+    depth = depth_row(when, 100 + step, "all", [["2650.10", "1.500"]], [["2650.2", "2"]])
+    no_asks = depth_row(when, 100 + step, "all", [["2650.10", "1.500"]], [])
     batch = Batch(frames=len(frames), exchange_time=when)
     batch.journal = [
         JournalEntry("c0", p[0].received_at, "XAUT-USDT@trade", when, frames[0]),
@@ -60,7 +60,7 @@ def batch_of(step: int, price: str = "2650.10") -> Batch:
         JournalEntry("c0", p[2].received_at, "<undecodable>", None, frames[2], "refused json: x"),
     ]
     batch.trades = [(trade._replace(price=Decimal(1)), p[0]), (synthetic, p[0]), (trade, p[1])]
-    batch.depth = [(depth._replace(asks="[]"), p[0]), (depth, p[2])]
+    batch.depth = [(no_asks, p[0]), (depth, p[2])]
     batch.marks = [(when, Decimal("1"), p[0]), (when, Decimal(price), p[1])]
     bar = Candle(when, *(Decimal("2650.25"),) * 4, Decimal("3.5"), True, False)
     batch.candles = [("1m", bar, p[2])]
@@ -97,9 +97,9 @@ async def test_bulk_statements_store_every_column_and_keep_the_last_duplicate(en
     depth, depth_from = batch.depth[1]
     assert fetch(
         url(engine),
-        "SELECT market, symbol, exchange_time, update_id, action, bids::text, asks::text, received_at,"
+        "SELECT market, symbol, exchange_time, update_id, action, frame, received_at,"
         " connection_id, payload_hash FROM tradeplane.market_depth_updates",
-    ) == [(KEY.market, KEY.symbol, depth.exchange_time, depth.update_id, "all", *LEVELS, *depth_from[1:])]
+    ) == [(KEY.market, KEY.symbol, depth.exchange_time, depth.update_id, "all", depth.frame, *depth_from[1:])]
     when, price, mark_from = batch.marks[1]
     assert fetch(
         url(engine),

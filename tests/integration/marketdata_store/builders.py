@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
-from tradeplane.runtime.marketdata.rows import Candle, Provenance
+from tradeplane.runtime.marketdata.rows import Candle, DepthRow, Provenance
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.venue.sim.ws import compress
 
 KEY = MarketKey.of("prod", "bingx", "XAUT-USDT")
 OTHER = MarketKey.of("prod", "bingx", "PAXG-USDT")
@@ -35,3 +38,19 @@ def bar(
         closed,
         confirmed,
     )
+
+
+def depth_row(
+    when: datetime,
+    update_id: int,
+    action: Literal["all", "update"],
+    bids: list[list[str]],
+    asks: list[list[str]],
+    *,
+    symbol: str = "XAUT-USDT",
+) -> DepthRow:
+    """A stored incrDepth push with the gzip frame the venue simulator would have sent for it."""
+    time_ms = int(when.timestamp() * 1000)
+    data = {"action": action, "lastUpdateId": update_id, "time": time_ms, "bids": bids, "asks": asks}
+    frame = {"code": 0, "dataType": f"{symbol}@incrDepth", "s": symbol, "ts": time_ms, "data": data}
+    return DepthRow(when, update_id, action, compress(json.dumps(frame)))

@@ -3,12 +3,11 @@ its contiguous run of updates; a hole, no snapshot or a crossed result is refuse
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from integration.marketdata_store.builders import KEY, OTHER, START, provenance
+from integration.marketdata_store.builders import KEY, OTHER, START, depth_row, provenance
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.runtime.marketdata import store
@@ -23,7 +22,7 @@ SECOND = timedelta(seconds=1)
 
 
 def row(second: int, update_id: int, action: str, bids: list[list[str]], asks: list[list[str]]) -> DepthRow:
-    return DepthRow(START + second * SECOND, update_id, action, json.dumps(bids), json.dumps(asks))  # type: ignore[arg-type]
+    return depth_row(START + second * SECOND, update_id, action, bids, asks)  # type: ignore[arg-type]
 
 
 def levels(*pairs: tuple[str, str]) -> list[tuple[Decimal, Decimal]]:

@@ -6,18 +6,17 @@ Expected rows are built from the inputs and read back with raw SQL.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from harness.postgres import fetch
-from integration.marketdata_store.builders import KEY, MINUTE, OTHER, START, provenance
+from integration.marketdata_store.builders import KEY, MINUTE, OTHER, START, depth_row, provenance
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.runtime.marketdata import store
 from tradeplane.runtime.marketdata.lease import PlainWriter
-from tradeplane.runtime.marketdata.rows import DepthRow, JournalEntry, MarkCandle, TradeRow, UpsertCounts
+from tradeplane.runtime.marketdata.rows import JournalEntry, MarkCandle, TradeRow, UpsertCounts
 
 pytestmark = pytest.mark.integration
 
@@ -116,36 +115,36 @@ async def test_trades_are_inserted_once(engine: AsyncEngine) -> None:
     assert sources == [("rest", 1), ("ws", 3)]
 
 
-async def test_depth_levels_are_stored_as_decimal_strings(engine: AsyncEngine) -> None:
-    snapshot = DepthRow(START, 100, "all", '[["2650.10","1.500"]]', '[["2650.2","2"]]')
-    delta = DepthRow(START + timedelta(milliseconds=500), 101, "update", '[["2650.10","0"]]', "[]")
+async def test_depth_rows_keep_their_frame_byte_for_byte(engine: AsyncEngine) -> None:
+    snapshot = depth_row(START, 100, "all", [["2650.10", "1.500"]], [["2650.2", "2"]])
+    delta = depth_row(START + timedelta(milliseconds=500), 101, "update", [["2650.10", "0"]], [])
     async with PlainWriter(engine).transaction() as connection:
         assert await store.insert_depth_updates(connection, KEY, [snapshot, delta], provenance("ws")) == 2
         assert await store.insert_depth_updates(connection, KEY, [delta], provenance("ws")) == 0
         assert await store.insert_depth_updates(connection, KEY, [], provenance("ws")) == 0
     rows = fetch(
         url(engine),
-        "SELECT update_id, action, bids::text, asks::text, received_at, connection_id, payload_hash"
+        "SELECT update_id, action, frame, received_at, connection_id, payload_hash"
         " FROM tradeplane.market_depth_updates ORDER BY 1",
     )
     stamp = provenance("ws")
     assert rows == [
-        (100, "all", '[["2650.10", "1.500"]]', '[["2650.2", "2"]]', *stamp[1:]),
-        (101, "update", '[["2650.10", "0"]]', "[]", *stamp[1:]),
+        (100, "all", snapshot.frame, *stamp[1:]),
+        (101, "update", delta.frame, *stamp[1:]),
     ]
-    assert store.levels_from_json(rows[0][2]) == [(Decimal("2650.10"), Decimal("1.500"))]
-    assert store.levels_from_json(json.loads(rows[1][2])) == [(Decimal("2650.10"), Decimal("0"))]
-    assert str(store.levels_from_json(rows[0][2])[0][0]) == "2650.10", "the scale is kept"
+    bids, asks = store.depth_levels(rows[0][2])
+    assert (bids, asks) == ([(Decimal("2650.10"), Decimal("1.500"))], [(Decimal("2650.2"), Decimal("2"))])
+    assert str(bids[0][0]) == "2650.10", "the venue's scale is kept"
+    assert store.depth_levels(rows[1][2]) == ([(Decimal("2650.10"), Decimal("0"))], [])
 
 
 async def test_depth_duplicates_within_one_call_keep_the_last(engine: AsyncEngine) -> None:
-    first = DepthRow(START, 7, "update", '[["1","1"]]', "[]")
+    first = depth_row(START, 7, "update", [["1", "1"]], [])
+    second = depth_row(START, 7, "update", [["1", "2"]], [])
     async with PlainWriter(engine).transaction() as connection:
-        written = await store.insert_depth_updates(
-            connection, KEY, [first, first._replace(bids='[["1","2"]]')], provenance("ws")
-        )
+        written = await store.insert_depth_updates(connection, KEY, [first, second], provenance("ws"))
         assert written == 1
-    assert fetch(url(engine), "SELECT bids::text FROM tradeplane.market_depth_updates") == [('[["1", "2"]]',)]
+    assert fetch(url(engine), "SELECT frame FROM tradeplane.market_depth_updates") == [(second.frame,)]
 
 
 async def test_journal_keeps_frames_with_their_sha256(engine: AsyncEngine) -> None:
@@ -194,7 +193,7 @@ async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEng
             await store.insert_depth_updates(
                 connection,
                 market,
-                [DepthRow(now - a, i, "update", "[]", "[]") for i, a in enumerate(ages)],
+                [depth_row(now - a, i, "update", [], []) for i, a in enumerate(ages)],
                 provenance(),
             )
             aged = [trade(0)._replace(time=now - a, trade_key=str(i)) for i, a in enumerate(ages)]

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from integration.marketdata_store.builders import KEY, START, bar, provenance
+from integration.marketdata_store.builders import KEY, START, bar, depth_row, provenance
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tradeplane.runtime.marketdata import lease, store
-from tradeplane.runtime.marketdata.rows import DepthRow, JournalEntry, MarkCandle, TradeRow
+from tradeplane.runtime.marketdata.rows import JournalEntry, MarkCandle, TradeRow
 from tradeplane.runtime.marketdata.tables import METADATA
 
 pytestmark = pytest.mark.integration
@@ -75,9 +75,7 @@ async def test_the_application_role_can_ingest(app_engine: AsyncEngine) -> None:
         await store.insert_trades(
             connection, KEY, [TradeRow(START, "1", bar(0).close, bar(0).volume, True, 1)], provenance()
         )
-        await store.insert_depth_updates(
-            connection, KEY, [DepthRow(START, 1, "all", "[]", "[]")], provenance()
-        )
+        await store.insert_depth_updates(connection, KEY, [depth_row(START, 1, "all", [], [])], provenance())
         await store.journal_frames(connection, KEY, [JournalEntry("c", START, "kline_1m", None, b"{}")])
     assert len(await store.revisions(app_engine, KEY, "1m")) == 1
     await lease.renew(app_engine, held, ttl=timedelta(minutes=1))

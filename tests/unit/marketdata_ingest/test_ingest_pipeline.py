@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tradeplane.runtime.marketdata.depth_book import StoredFrameInvalid, stored_levels
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline, stream_of
@@ -99,16 +100,17 @@ def test_trades_are_deduplicated_by_synthetic_key() -> None:
 def test_depth_snapshot_updates_and_a_break_asks_for_a_resync() -> None:
     metrics = IngestMetrics()
     pipeline = Pipeline(config(), metrics)
-    feed(
-        pipeline,
-        depth(10, "all", [["3999", "1"]], [["4001", "2"]]),
-        depth(11, "update", [["3998", "1"]], []),
-        depth(11, "update", [["3998", "1"]], []),
-    )
+    snapshot = depth(10, "all", [["3999", "1"]], [["4001", "2"]])
+    update = depth(11, "update", [["3998", "1"]], [])
+    feed(pipeline, snapshot, update, update)
     batch = pipeline.take()
-    assert [(row.update_id, row.action, row.bids, row.asks) for row, _ in batch.depth] == [
-        (10, "all", '[["3999","1"]]', '[["4001","2"]]'),
-        (11, "update", '[["3998","1"]]', "[]"),
+    assert [(row.update_id, row.action, row.frame) for row, _ in batch.depth] == [
+        (10, "all", snapshot),
+        (11, "update", update),
+    ], "each row keeps the frame it came in, byte for byte"
+    assert [stored_levels(row.frame) for row, _ in batch.depth] == [
+        ([("3999", "1")], [("4001", "2")]),
+        ([("3998", "1")], []),
     ]
     assert batch.depth[0][0].exchange_time == RECEIVED + timedelta(milliseconds=10)
     assert metrics.value("tradeplane_ingest_duplicates_total", stream="incrDepth") == 1
@@ -118,6 +120,44 @@ def test_depth_snapshot_updates_and_a_break_asks_for_a_resync() -> None:
     assert pipeline.resync == {f"{SYMBOL}@incrDepth"}
     assert metrics.value("tradeplane_ingest_depth_resyncs_total") == 1
     assert pipeline.take().depth == []
+
+
+def test_updates_released_from_the_reorder_buffer_keep_their_own_frame_and_provenance() -> None:
+    pipeline = Pipeline(config(), IngestMetrics())
+    frames = {
+        n: depth(n, "update" if n > 10 else "all", [[str(3990 + n), "1"]], []) for n in (10, 11, 12, 13)
+    }
+    for n in (10, 13, 12, 11):  # 13 and 12 wait in the buffer until 11 arrives
+        pipeline.accept(frames[n], connection_id=f"conn-{n}", received_at=RECEIVED + timedelta(seconds=n))
+    rows = pipeline.take().depth
+    assert [row.update_id for row, _ in rows] == [10, 11, 12, 13]
+    for row, provenance in rows:
+        n = row.update_id
+        assert row.frame == frames[n]
+        assert provenance.payload_hash == hashlib.sha256(frames[n]).hexdigest()
+        assert (provenance.connection_id, provenance.received_at) == (
+            f"conn-{n}",
+            RECEIVED + timedelta(seconds=n),
+        )
+
+
+def test_a_text_depth_frame_is_stored_as_its_utf8_and_read_back() -> None:
+    pipeline = Pipeline(config(), IngestMetrics())
+    data = {"action": "all", "lastUpdateId": 5, "time": T0, "bids": [["1.50", "2"]], "asks": [["2", "1"]]}
+    text = json.dumps({"code": 0, "dataType": f"{SYMBOL}@incrDepth", "data": data})
+    feed(pipeline, text)
+    [(row, _)] = pipeline.take().depth
+    assert row.frame == text.encode()
+    assert stored_levels(row.frame) == ([("1.50", "2")], [("2", "1")])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"\x1f\x8bnot gzip", b"{not json", b'{"code":0,"dataType":"XAUT-USDT@trade","data":[]}', b"\xff\xfe"],
+)
+def test_a_stored_frame_that_is_not_an_incr_depth_push_is_refused(frame: bytes) -> None:
+    with pytest.raises(StoredFrameInvalid):
+        stored_levels(frame)
 
 
 def test_depth_update_without_time_is_stamped_with_its_arrival() -> None:
