@@ -76,6 +76,38 @@ class GapHealing(CamelModel):
     max_concurrent_backfills: Annotated[int, Field(ge=1, le=16)] = 2
 
 
+class Journal(CamelModel):
+    """The raw WebSocket frames, byte for byte as received (``market_raw_journal``): the evidence for a
+    forensic replay of what the venue sent. Every frame is kept a second time there, so it is the
+    largest table by far and is bounded by default."""
+
+    enabled: Annotated[bool, Field(description="Journal every raw frame (malformed ones included).")] = True
+    retention: Annotated[
+        Duration,
+        Field(description="Frames received longer ago than this are deleted (Go duration; default 24h)."),
+    ] = "24h"
+
+
+class Retention(CamelModel):
+    """How long the high-volume streams are kept, by exchange time. Candles, mark prices, mark candles,
+    funding rates and candle revisions are never pruned: datasets are built, and rebuilt for
+    reproduction, from them."""
+
+    depth: Annotated[
+        Duration,
+        Field(
+            description=(
+                "incrDepth snapshots and updates older than this are deleted (Go duration; default 168h, "
+                "7 days: a deep book pushes several rows a second). Set a longer duration to keep more."
+            )
+        ),
+    ] = "168h"
+    trades: Annotated[
+        Duration | None,
+        Field(description="Trades older than this are deleted (Go duration); unset (default): kept forever."),
+    ] = None
+
+
 class InstrumentSpec(CamelModel):
     """What the user declares: which contract, on which venue, and what data to keep for it."""
 
@@ -90,6 +122,8 @@ class InstrumentSpec(CamelModel):
         datetime | None, Field(description="Earliest bar to backfill (RFC 3339); unset: no history.")
     ] = None
     gap_healing: Annotated[GapHealing, Field(json_schema_extra=object_default())] = GapHealing()
+    journal: Annotated[Journal, Field(json_schema_extra=object_default())] = Journal()
+    retention: Annotated[Retention, Field(json_schema_extra=object_default())] = Retention()
     metadata_max_age: Annotated[
         Duration, Field(description="Metadata older than this is stale and blocks trading (fail closed).")
     ] = "24h"

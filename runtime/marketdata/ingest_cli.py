@@ -6,20 +6,64 @@ starts it, so it needs no access to the Kubernetes API), or only ``--instrument 
 ``--kubeconfig``), which reads the Instrument and its Venue from the API server. Storage is
 ``DATABASE_URL`` or the embedded PostgreSQL. SIGTERM stops it gracefully: the pending batch is
 committed and the lease released, so a successor takes over at once.
+
+The journal and retention flags override the Instrument only when given: left out, the spec (or, in
+flags mode, the same defaults the spec has) decides. ``retention_flags`` writes them from a spec, so
+whoever starts the process in flags mode passes exactly what the Instrument says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tradeplane.crds.common import parse_duration
 
+if TYPE_CHECKING:
+    from tradeplane.crds.instrument import InstrumentSpec
+
 READY = "ingest ready"
+FOREVER = "forever"
+"""The value of ``--depth-retention`` / ``--trades-retention`` that keeps rows for ever."""
+
+
+def retention_flags(spec: InstrumentSpec) -> list[str]:
+    """The journal and retention flags that make a flags-mode ingestor do what ``spec`` says."""
+    return [
+        "--journal" if spec.journal.enabled else "--no-journal",
+        "--journal-retention", spec.journal.retention,
+        "--depth-retention", spec.retention.depth,
+        "--trades-retention", spec.retention.trades or FOREVER,
+    ]  # fmt: skip
+
+
+def _duration(flag: str, value: str, *, forever: bool = False) -> timedelta | None:
+    if forever and value == FOREVER:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=flag) from None
+
+
+def _retention(
+    journal: bool | None, journal_retention: str | None, depth: str | None, trades: str | None
+) -> dict[str, Any]:
+    """Only what was given: the rest stays the Instrument's (or the defaults, in flags mode)."""
+    given: dict[str, Any] = {}
+    if journal is not None:
+        given["journal"] = journal
+    if journal_retention is not None:
+        given["journal_retention"] = _duration("--journal-retention", journal_retention)
+    if depth is not None:
+        given["depth_retention"] = _duration("--depth-retention", depth, forever=True)
+    if trades is not None:
+        given["trades_retention"] = _duration("--trades-retention", trades, forever=True)
+    return given
 
 
 async def _serve(config: Any, metrics_port: int) -> None:
@@ -62,10 +106,33 @@ def ingest(
     lookback: Annotated[str, typer.Option(help="How far back gaps are scanned (Go duration).")] = "24h",
     heal: Annotated[bool, typer.Option(help="Scan for and heal gaps.")] = True,
     lease_ttl: Annotated[str, typer.Option(help="Lease time to live (Go duration).")] = "15s",
-    journal: Annotated[bool, typer.Option(help="Keep every raw frame in the journal.")] = True,
+    journal: Annotated[
+        bool | None,
+        typer.Option(
+            "--journal/--no-journal", help="Keep every raw frame in the journal (default: the spec's)."
+        ),
+    ] = None,
+    journal_retention: Annotated[
+        str | None, typer.Option(help="Delete journaled frames older than this (Go duration; default 24h).")
+    ] = None,
+    depth_retention: Annotated[
+        str | None,
+        typer.Option(help=f"Delete depth rows older than this (Go duration or {FOREVER}; default 168h)."),
+    ] = None,
+    trades_retention: Annotated[
+        str | None,
+        typer.Option(help=f"Delete trades older than this (Go duration or {FOREVER}, the default)."),
+    ] = None,
+    prune_interval: Annotated[
+        str | None, typer.Option(help="How often retention runs while leading (Go duration; default 10m).")
+    ] = None,
     metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 0,
 ) -> None:
-    """Ingest one Instrument's market data (WebSocket + REST) into PostgreSQL under a fenced lease."""
+    """Ingest one Instrument's market data (WebSocket + REST) into PostgreSQL under a fenced lease.
+
+    Journal and retention flags left out take the Instrument's values (whose defaults they show);
+    retention prunes the journal, depth and trades every 10m while this process holds the lease.
+    """
     streams: dict[str, Any] = {
         "trades": trades,
         "depth": depth,
@@ -81,7 +148,12 @@ def ingest(
         if moment.tzinfo is None:
             raise typer.BadParameter("--backfill-from needs a time zone (e.g. 2026-01-01T00:00:00Z)")
         streams["backfill_from"] = moment
-    process = {"lease_ttl": parse_duration(lease_ttl), "journal": journal}
+    process = {
+        "lease_ttl": parse_duration(lease_ttl),
+        **_retention(journal, journal_retention, depth_retention, trades_retention),
+    }
+    if prune_interval is not None:
+        process["prune_interval"] = _duration("--prune-interval", prune_interval)
     try:
         config = build_config(
             instrument=instrument,
@@ -105,7 +177,8 @@ def build_config(
 ) -> Any:
     """The configuration from flags (market, symbol, REST and WS URLs all given), else from the
     Instrument in the cluster. What to ingest comes from one source only (the Instrument's streams are
-    not overridden by flag defaults); how this process runs (lease TTL, journal) applies to both."""
+    not overridden by flag defaults); how this process runs (lease TTL, and journal and retention
+    when given) applies to both."""
     from tradeplane.runtime.marketdata.ingest_config import (  # noqa: PLC0415
         IngestConfig,
         load_from_cluster,

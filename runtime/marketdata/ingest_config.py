@@ -49,6 +49,11 @@ class IngestConfig:
     lease_ttl: timedelta = timedelta(seconds=15)
     journal: bool = True
     journal_retention: timedelta = timedelta(hours=24)
+    depth_retention: timedelta | None = timedelta(days=7)
+    trades_retention: timedelta | None = None
+    """Retentions default to the Instrument's defaults, so flags alone prune what a bare spec would;
+    ``None`` keeps the rows forever. The journal is pruned even while disabled (frames kept earlier)."""
+    prune_interval: timedelta = timedelta(minutes=10)
     flush_frames: int = 2000
     flush_interval: timedelta = timedelta(milliseconds=200)
     confirm_delay: timedelta = timedelta(seconds=2)
@@ -67,6 +72,15 @@ class IngestConfig:
             raise ValueError("lease_ttl must be at least one second")
         if self.flush_frames < 1:
             raise ValueError("flush_frames must be positive")
+        retentions = {
+            "journal_retention": self.journal_retention,
+            "depth_retention": self.depth_retention,
+            "trades_retention": self.trades_retention,
+            "prune_interval": self.prune_interval,
+        }
+        for name, value in retentions.items():
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
 
     @property
     def symbol(self) -> str:
@@ -101,6 +115,10 @@ def config_from_resources(instrument: Instrument, venue: Venue, **overrides: Any
         "backfill_from": spec.backfill_from,
         "lookback": parse_duration(spec.gap_healing.lookback),
         "gap_healing": spec.gap_healing.enabled,
+        "journal": spec.journal.enabled,
+        "journal_retention": parse_duration(spec.journal.retention),
+        "depth_retention": parse_duration(spec.retention.depth),
+        "trades_retention": None if spec.retention.trades is None else parse_duration(spec.retention.trades),
     }
     values.update(overrides)
     return IngestConfig(**values)

@@ -1,5 +1,5 @@
 """Prometheus metrics of one ingestor: frames by stream, parse errors by kind, duplicates, gaps detected
-and healed, heal latency, lag per stream and lease changes.
+and healed, heal latency, lag per stream, lease changes and rows pruned by retention.
 
 Each ingestor owns its registry (not the process-global one), so tests and the benchmark can run
 several pipelines in one process and read each one's counters without cross-talk.
@@ -34,6 +34,12 @@ class IngestMetrics:
         )
         self.rows = Counter(
             "tradeplane_ingest_rows_total", "Rows committed, by table", ["table"], registry=reg
+        )
+        self.pruned = Counter(
+            "tradeplane_ingest_pruned_rows_total",
+            "Rows deleted by retention, by table (labels as for rows committed)",
+            ["table"],
+            registry=reg,
         )
         self.gaps = GapMetrics(reg)
         """Gap events by stream, interval and source, counted once where they are recorded."""

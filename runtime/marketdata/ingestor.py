@@ -39,6 +39,7 @@ from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.ingest_source import RawFrame, Reconnected, raw_frames
 from tradeplane.runtime.marketdata.lease import FencedWriter, Lease, LeaseLost, release, renew, wait_for_lease
+from tradeplane.runtime.marketdata.retention import RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.waiting import wait_or_timeout
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.errors import VenueError
@@ -83,6 +84,15 @@ class Ingestor:
         self.connection_id: str | None = None
         self.connections = 0
         """Connections that delivered a frame (an ack counts): tests await a reconnection by it."""
+        self.retention = RetentionJob(
+            config.key,
+            RetentionPolicy.of(config),
+            self.metrics,
+            interval=config.prune_interval,
+            venue_clock=lambda: self.venue_now,
+            on_pass=self._notify,
+        )
+        """Prunes the journal, depth and trades while this process leads (fenced like every write)."""
 
     async def wait_until(self, predicate: Callable[[Ingestor], bool]) -> None:
         """Until ``predicate(self)`` holds after a commit or sweep (tests bound this with a timeout)."""
@@ -170,6 +180,7 @@ class Ingestor:
                     tasks.create_task(self._read(committer)),
                     tasks.create_task(self._renew(writer)),
                     tasks.create_task(self._sweep(writer, committer)),
+                    tasks.create_task(self.retention.run(writer)),  # a refused prune ends the phase too
                     tasks.create_task(committer.watch()),  # a refused commit ends the phase at once
                 ]
                 await stop_all

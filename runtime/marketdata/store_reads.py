@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Column, Table, delete, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradeplane.runtime.marketdata.depth_book import Book, BookNotSynced, replay_book, stored_levels
 from tradeplane.runtime.marketdata.rows import Candle, Revision, TradeRow
@@ -207,6 +207,34 @@ async def table_checksum(engine: AsyncEngine, table: str, key: MarketKey) -> str
     return digest.hexdigest()
 
 
+_RETAINED: dict[str, tuple[Table, Column[Any]]] = {
+    raw_journal.name: (raw_journal, raw_journal.c.received_at),
+    depth_updates.name: (depth_updates, depth_updates.c.exchange_time),
+    trades.name: (trades, trades.c.time),
+}
+"""The only tables retention deletes from, with the time each is judged by."""
+
+
+async def prune_older(
+    connection: AsyncConnection, key: MarketKey, table: str, before: datetime, *, limit: int | None = None
+) -> int:
+    """Delete ``key``'s rows of ``table`` whose time is strictly before ``before``, oldest first and
+    at most ``limit`` (a first prune of a large backlog is then many short transactions, not one that
+    holds its locks and bloats the WAL for minutes); rows deleted. Any table but the raw journal,
+    depth and trades is refused: candles, funding, marks and revisions are the datasets' source."""
+    if table not in _RETAINED:
+        raise ValueError(f"{table!r} is never pruned (only {', '.join(sorted(_RETAINED))})")
+    resolved, column = _RETAINED[table]
+    doomed = [*_of(resolved, key), column < before]
+    if limit is None:
+        statement = delete(resolved).where(*doomed)
+    else:
+        keys = tuple(resolved.primary_key.columns)
+        oldest = select(*keys).where(*doomed).order_by(column).limit(limit)
+        statement = delete(resolved).where(tuple_(*keys).in_(oldest))
+    return (await connection.execute(statement)).rowcount
+
+
 async def prune(
     engine: AsyncEngine,
     key: MarketKey,
@@ -216,17 +244,16 @@ async def prune(
     depth_max_age: timedelta | None,
     trades_max_age: timedelta | None,
 ) -> dict[str, int]:
-    """Delete ``key``'s rows strictly older than each bound (``None``: keep all); rows deleted per
-    table name. Candles, funding, marks and revisions are kept: they are the datasets' source."""
-    bounds = (
-        (raw_journal, raw_journal.c.received_at, journal_max_age),
-        (depth_updates, depth_updates.c.exchange_time, depth_max_age),
-        (trades, trades.c.time, trades_max_age),
-    )
-    deleted: dict[str, int] = {}
+    """Delete ``key``'s rows strictly older than each bound (``None``: keep all) in one transaction;
+    rows deleted per table name. The ingestor prunes in fenced chunks instead (``retention``)."""
+    bounds = {
+        raw_journal.name: journal_max_age,
+        depth_updates.name: depth_max_age,
+        trades.name: trades_max_age,
+    }
     async with engine.begin() as connection:
-        for table, column, max_age in bounds:
-            if max_age is not None:
-                statement = delete(table).where(*_of(table, key), column < now - max_age)
-                deleted[table.name] = (await connection.execute(statement)).rowcount
-    return deleted
+        return {
+            table: await prune_older(connection, key, table, now - max_age)
+            for table, max_age in bounds.items()
+            if max_age is not None
+        }

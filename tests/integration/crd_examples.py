@@ -49,6 +49,8 @@ INSTRUMENT: dict[str, Any] = {
         "backfillFrom": "2026-01-01T00:00:00Z",
         "gapHealing": {"enabled": True, "lookback": "24h", "maxConcurrentBackfills": 2},
         "metadataMaxAge": "24h",
+        "journal": {"enabled": True, "retention": "24h"},
+        "retention": {"depth": "168h", "trades": "2160h"},
     },
 }
 

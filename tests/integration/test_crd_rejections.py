@@ -55,6 +55,10 @@ INVALID: list[Invalid] = [
             "spec.streams.depth.levels", "Unsupported value"),
     Invalid("instrument-zero-lookback", "Instrument", {"spec.gapHealing.lookback": "0s"},
             "spec.gapHealing.lookback", "at least 1s"),
+    Invalid("instrument-journal-retention-in-days", "Instrument", {"spec.journal.retention": "7d"},
+            "spec.journal.retention", "should match"),
+    Invalid("instrument-zero-trades-retention", "Instrument", {"spec.retention.trades": "0s"},
+            "spec.retention.trades", "at least 1s"),
     # FeatureSet
     Invalid("featureset-no-features", "FeatureSet", {"spec.features": []},
             "spec.features", "at least 1 items"),

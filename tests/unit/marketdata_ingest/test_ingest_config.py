@@ -181,3 +181,22 @@ def test_cli_instrument_mode_takes_streams_from_the_cluster_and_process_flags(ap
     )
     assert config.intervals == ("1m", "15m", "1h") and config.trades is True
     assert (config.lease_ttl, config.journal) == (timedelta(seconds=4), False)
+
+
+def test_cli_instrument_mode_takes_journal_and_retention_from_the_spec_unless_given(apiserver: Path) -> None:
+    raw = FakeApiServer.objects["/apis/tradeplane.io/v1alpha1/namespaces/desk/instruments/xaut-usdt"]
+    raw["spec"] |= {
+        "journal": {"enabled": False, "retention": "6h"},
+        "retention": {"depth": "48h", "trades": "720h"},
+    }
+
+    def retention(process: dict[str, Any]) -> tuple[object, ...]:
+        config = build_config(
+            instrument="desk/xaut-usdt", kubeconfig=str(apiserver), flags=(None, None, None, None),
+            streams={}, process=process,
+        )  # fmt: skip
+        return (config.journal, config.journal_retention, config.depth_retention, config.trades_retention)
+
+    hours = [timedelta(hours=h) for h in (6, 48, 720)]
+    assert retention({}) == (False, *hours)
+    assert retention({"journal": True, "trades_retention": None}) == (True, *hours[:2], None)

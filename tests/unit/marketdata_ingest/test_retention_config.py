@@ -1,0 +1,193 @@
+"""Journal and retention settings: the Instrument's defaults and validation, their mapping into the
+ingest configuration, the CLI flags that override them only when given, and the bounds a pass uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from tradeplane.crds.instrument import Instrument, InstrumentSpec
+from tradeplane.crds.venue import Venue
+from tradeplane.runtime.cli import app
+from tradeplane.runtime.marketdata import ingest_cli
+from tradeplane.runtime.marketdata.ingest_config import IngestConfig, config_from_resources
+from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
+from tradeplane.runtime.marketdata.retention import FIRST_PASS_DELAY, RetentionJob, RetentionPolicy
+from tradeplane.runtime.marketdata.tables import MarketKey
+
+pytestmark = pytest.mark.unit
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+FLAGS = ["--market", "desk/bingx", "--symbol", "XAUT-USDT", "--rest-url", "http://h", "--ws-url", "ws://h"]
+KEY = MarketKey("desk/bingx", "XAUT-USDT")
+HOUR = timedelta(hours=1)
+RETENTION_FIELDS = ("journal", "journal_retention", "depth_retention", "trades_retention")
+
+
+def instrument(**spec: Any) -> Instrument:
+    raw = {
+        "metadata": {"name": "xaut-usdt", "namespace": "desk"},
+        "spec": {"venueRef": {"name": "bingx-paper"}},
+    }
+    raw["spec"] |= {"symbol": "XAUT-USDT", **spec}
+    return Instrument.model_validate(raw)
+
+
+def venue() -> Venue:
+    raw: dict[str, Any] = yaml.safe_load((SAMPLES / "venue.yaml").read_text())
+    raw["metadata"]["namespace"] = "desk"
+    return Venue.model_validate(raw)
+
+
+def retention_of(config: IngestConfig) -> tuple[object, ...]:
+    return tuple(getattr(config, name) for name in RETENTION_FIELDS)
+
+
+def test_spec_defaults_bound_the_journal_and_depth_and_keep_trades() -> None:
+    spec = InstrumentSpec.model_validate({"venueRef": {"name": "v"}, "symbol": "XAUT-USDT"})
+    dumped = spec.to_k8s()
+    assert dumped["journal"] == {"enabled": True, "retention": "24h"}
+    assert dumped["retention"] == {"depth": "168h"}, "trades unset: kept forever"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"journal": {"retention": "7d"}}, "journal.retention"),
+        ({"journal": {"retention": "0s"}}, "journal.retention"),
+        ({"retention": {"depth": "forever"}}, "retention.depth"),
+        ({"retention": {"trades": "500ms"}}, "retention.trades"),
+        ({"retention": {"candles": "24h"}}, "retention.candles"),
+    ],
+)
+def test_spec_refuses_bad_retentions(spec: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        instrument(**spec)
+    assert field in str(raised.value)
+
+
+def test_flag_mode_defaults_are_the_specs_defaults() -> None:
+    """An ingestor started with flags only prunes exactly what an Instrument with no settings would."""
+    from_spec = config_from_resources(instrument(), venue())
+    bare = IngestConfig(KEY, "http://h", "ws://h")
+    assert retention_of(from_spec) == retention_of(bare) == (True, 24 * HOUR, 168 * HOUR, None)
+    assert bare.prune_interval == timedelta(minutes=10)
+
+
+def test_the_spec_maps_into_the_configuration() -> None:
+    spec = {
+        "journal": {"enabled": False, "retention": "36h"},
+        "retention": {"depth": "72h", "trades": "2160h"},
+    }
+    config = config_from_resources(instrument(**spec), venue())
+    assert retention_of(config) == (False, 36 * HOUR, 72 * HOUR, 2160 * HOUR)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"journal_retention": timedelta(0)},
+        {"depth_retention": -HOUR},
+        {"trades_retention": timedelta(0)},
+        {"prune_interval": timedelta(0)},
+    ],
+)
+def test_configuration_refuses_non_positive_retentions(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        IngestConfig(KEY, "http://h", "ws://h", **overrides)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[IngestConfig]:
+    """The configurations ``tradeplane ingest`` would have run, instead of running them."""
+    seen: list[IngestConfig] = []
+
+    async def capture(config: IngestConfig, metrics_port: int) -> None:
+        del metrics_port
+        seen.append(config)
+
+    monkeypatch.setattr(ingest_cli, "_serve", capture)
+    return seen
+
+
+def invoke(*argv: str) -> Any:
+    return CliRunner().invoke(app, ["ingest", *FLAGS, *argv])
+
+
+def test_cli_without_retention_flags_keeps_the_defaults(served: list[IngestConfig]) -> None:
+    assert invoke().exit_code == 0
+    assert retention_of(served[0]) == retention_of(IngestConfig(KEY, "http://h", "ws://h"))
+
+
+def test_cli_flags_given_override(served: list[IngestConfig]) -> None:
+    argv = ["--no-journal", "--journal-retention", "2h", "--depth-retention", "forever"]
+    result = invoke(*argv, "--trades-retention", "720h", "--prune-interval", "1m")
+    assert result.exit_code == 0, result.output
+    assert retention_of(served[0]) == (False, 2 * HOUR, None, 720 * HOUR)
+    assert served[0].prune_interval == timedelta(minutes=1)
+    assert invoke("--journal").exit_code == 0 and served[1].journal is True
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {
+            "journal": {"enabled": False, "retention": "1h30m"},
+            "retention": {"depth": "48h", "trades": "2160h"},
+        },
+    ],
+)
+def test_retention_flags_carry_the_spec_to_a_flags_mode_ingestor(
+    served: list[IngestConfig], spec: dict[str, Any]
+) -> None:
+    """What the operator passes (``retention_flags``) is what the Instrument itself would configure."""
+    resource = instrument(**spec)
+    assert invoke(*ingest_cli.retention_flags(resource.spec)).exit_code == 0
+    assert retention_of(served[0]) == retention_of(config_from_resources(resource, venue()))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--trades-retention", "7d"], "--trades-retention"),
+        (["--depth-retention", "soon"], "not a duration"),
+        (["--journal-retention", "forever"], "--journal-retention"),
+        (["--journal-retention", "0s"], "journal_retention must be positive"),
+        (["--prune-interval", "0s"], "prune_interval must be positive"),
+    ],
+)
+def test_cli_refuses_bad_retention_flags(served: list[IngestConfig], argv: list[str], message: str) -> None:
+    result = invoke(*argv)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())
+    assert served == []
+
+
+def test_each_table_is_judged_by_the_clock_that_stamped_it() -> None:
+    ours, venue_now = datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
+    policy = RetentionPolicy(journal=24 * HOUR, depth=168 * HOUR, trades=None)
+    assert policy.bounds(now=ours, venue_now=venue_now) == {
+        "market_raw_journal": ours - 24 * HOUR,
+        "market_depth_updates": venue_now - 168 * HOUR,
+    }
+    assert policy.bounds(now=ours, venue_now=None) == {"market_raw_journal": ours - 24 * HOUR}
+    assert RetentionPolicy(None, None, None).bounds(now=ours, venue_now=venue_now) == {}
+
+
+def test_the_first_pass_comes_soon_but_not_before_the_first_sweep() -> None:
+    policy = RetentionPolicy.of(IngestConfig(KEY, "http://h", "ws://h"))
+    assert (
+        RetentionJob(KEY, policy, IngestMetrics(), interval=timedelta(minutes=10)).first_delay
+        == FIRST_PASS_DELAY
+    )
+    short = RetentionJob(KEY, policy, IngestMetrics(), interval=timedelta(seconds=1))
+    assert short.first_delay == timedelta(seconds=1)
+    with pytest.raises(ValueError, match="must be positive"):
+        RetentionJob(KEY, policy, IngestMetrics(), interval=timedelta(0))
