@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from prometheus_client import Counter
-
 from tradeplane.runtime.marketdata.depth_book import DepthSequencer
 from tradeplane.runtime.marketdata.frames import FrameError, MarketFrame, read_frame, utc_from_ms
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
@@ -59,6 +57,11 @@ def stream_of(topic: str) -> str:
     return topic.partition("@")[2] or "unknown"
 
 
+MAX_TOPICS = 256
+"""Per-topic lookups are cached up to this many topics (a subscription has a handful; the bound
+only keeps a venue sending junk topics from growing memory)."""
+
+
 class Pipeline:
     """Per-stream sequencers and the pending batch; ``resync`` names topics that need a fresh snapshot."""
 
@@ -71,7 +74,12 @@ class Pipeline:
         self.batch = Batch()
         self.resync: set[str] = set()
         self._last_event_ms: dict[str, int] = {}
-        self._frame_counters: dict[str, Counter] = {}
+        self._streams: dict[str, str] = {}
+        """Topic -> stream label, so a frame does not split its topic again."""
+        self._counted: dict[str, int] = {}
+        self._duplicated: dict[str, int] = {}
+        """Frames and duplicates per stream since the last ``take``: added to the Prometheus counters
+        (a lock and a few calls per increment) once per batch, so they are exact at every take."""
         self.bar_source: dict[str, Provenance] = {}
         """Per interval, the frame that set the open bar's current values: a bar closed by the next
         bar's first push keeps the provenance of the frame it was read from, not of that push."""
@@ -86,7 +94,17 @@ class Pipeline:
         batch, self.batch = self.batch, Batch()
         if batch.exchange_ms is not None:
             batch.exchange_time = utc_from_ms(batch.exchange_ms)
+        self._publish_counts()
         return batch
+
+    def _publish_counts(self) -> None:
+        """The frame and duplicate counts gathered since the last take, into the metrics."""
+        for stream, count in self._counted.items():
+            self.metrics.frames.labels(stream).inc(count)
+        for stream, count in self._duplicated.items():
+            self.metrics.duplicates.labels(stream).inc(count)
+        self._counted.clear()
+        self._duplicated.clear()
 
     def accept(self, raw: bytes | str, *, connection_id: str, received_at: datetime) -> None:
         """One frame as received. Never raises for anything the venue (or a fault) can send."""
@@ -98,11 +116,14 @@ class Pipeline:
             return
         if not isinstance(frame, MarketFrame):
             return  # Ping, subscription ack, notice
-        stream = frame.topic.partition("@")[2] or "unknown"
-        counter = self._frame_counters.get(stream)
-        if counter is None:
-            counter = self._frame_counters[stream] = self.metrics.frames.labels(stream)
-        counter.inc()
+        topic = frame.topic
+        stream = self._streams.get(topic)
+        if stream is None:
+            stream = stream_of(topic)
+            if len(self._streams) < MAX_TOPICS:
+                self._streams[topic] = stream
+        counted = self._counted
+        counted[stream] = counted.get(stream, 0) + 1
         batch = self.batch
         batch.frames += 1
         pushed = frame.push_time_ms
@@ -112,14 +133,15 @@ class Pipeline:
                 batch.exchange_ms = pushed
         if self.config.journal:
             when = utc_from_ms(pushed) if pushed is not None else None
-            entry = JournalEntry(connection_id, received_at, frame.topic, when, payload)
-            batch.journal.append(entry._replace(payload_sha256=frame.payload_hash))
+            batch.journal.append(
+                JournalEntry(connection_id, received_at, topic, when, payload, "", frame.payload_hash)
+            )
         provenance = Provenance("ws", received_at, connection_id, frame.payload_hash)
         event = frame.event
         if isinstance(event, IncrementalDepth):
             self._depth(frame.topic, event, payload, provenance)
         else:
-            self._route(frame.topic, event, provenance)
+            self._route(stream, event, provenance)
 
     def _refused(
         self, payload: bytes, error: FrameError, *, connection_id: str, received_at: datetime
@@ -131,20 +153,21 @@ class Pipeline:
             entry = JournalEntry(connection_id, received_at, topic, None, payload, note)
             self.batch.journal.append(entry)
 
-    def _route(self, topic: str, event: MarketEvent, provenance: Provenance) -> None:
+    def _route(self, stream: str, event: MarketEvent, provenance: Provenance) -> None:
         if isinstance(event, KlineUpdate):
-            self._klines(topic, event, provenance)
+            self._klines(stream, event, provenance)
         elif isinstance(event, TradeUpdate):
             before = self.trades.duplicates
+            trades = self.batch.trades
             for trade in self.trades.feed(event):
                 row = TradeRow(trade.time, trade.key, trade.price, trade.qty, trade.buyer_is_maker, None)
-                self.batch.trades.append((row, provenance))
+                trades.append((row, provenance))
             self._duplicates("trade", self.trades.duplicates - before)
         elif isinstance(event, MarkPriceUpdate):
             self.batch.marks.append((utc_from_ms(event.event_time_ms), event.mark_price, provenance))
 
-    def _klines(self, topic: str, event: KlineUpdate, provenance: Provenance) -> None:
-        interval = stream_of(topic).removeprefix("kline_")
+    def _klines(self, stream: str, event: KlineUpdate, provenance: Provenance) -> None:
+        interval = stream.removeprefix("kline_")
         sequencer = self.klines.get(interval)
         if sequencer is None:  # a topic we did not subscribe to: nothing to sequence it against
             return
@@ -163,7 +186,7 @@ class Pipeline:
         if sequencer.current is not open_bar:
             self.bar_source[interval] = provenance
         after = sequencer.duplicates + sequencer.late + sequencer.out_of_order
-        self._duplicates(f"kline_{interval}", after - before)
+        self._duplicates(stream, after - before)
 
     def _depth(self, topic: str, event: IncrementalDepth, payload: bytes, provenance: Provenance) -> None:
         """Stored updates keep the frame they came in: one released from the reorder buffer by a
@@ -182,4 +205,4 @@ class Pipeline:
 
     def _duplicates(self, stream: str, count: int) -> None:
         if count:
-            self.metrics.duplicates.labels(stream).inc(count)
+            self._duplicated[stream] = self._duplicated.get(stream, 0) + count

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tradeplane.runtime.marketdata.depth_book import BookNotSynced, DepthSequencer, DepthStep
 from tradeplane.runtime.marketdata.frames import FrameError, FrameErrorKind, utc_from_ms
@@ -54,6 +54,7 @@ INTERVALS = (*FIXED, "1w", "1M")
 _EPOCH = utc_from_ms(0)
 _MONDAY = utc_from_ms(4 * 86_400_000)  # 1970-01-05, the first Monday: weeks are counted from it
 _WEEK = timedelta(weeks=1)
+_MS = timedelta(milliseconds=1)
 
 
 def _check_interval(interval: str) -> None:
@@ -108,6 +109,12 @@ class KlineSequencer:
     def __init__(self, interval: str) -> None:
         _check_interval(interval)
         self.interval = interval
+        self._grid: tuple[int, int] | None = None
+        """(origin, step) in epoch ms when the grid is fixed-length (all but months): the on-grid
+        test is then one integer modulo instead of datetime arithmetic per push."""
+        if interval != "1M":
+            origin, step = (_MONDAY, _WEEK) if interval == "1w" else (_EPOCH, FIXED[interval])
+            self._grid = ((origin - _EPOCH) // _MS, step // _MS)
         self.current: ClosedBar | None = None
         self.last_closed: datetime | None = None
         self.late = 0
@@ -118,9 +125,14 @@ class KlineSequencer:
     def feed(self, update: KlineUpdate) -> list[ClosedBar]:
         """The bars this update closes, oldest first (usually none, one on rollover)."""
         closed: list[ClosedBar] = []
+        grid = self._grid
         for pushed in update.bars:
             bar = _bar(pushed)
-            if align(self.interval, bar.open_time) != bar.open_time:
+            if grid is not None:
+                on_grid = (pushed.open_time_ms - grid[0]) % grid[1] == 0  # what align() == open time means
+            else:
+                on_grid = align(self.interval, bar.open_time) == bar.open_time
+            if not on_grid:
                 self.off_grid += 1
             elif self.current is None:
                 if self.last_closed is not None and bar.open_time <= self.last_closed:
@@ -159,8 +171,21 @@ class KeyedTrade(NamedTuple):
     buyer_is_maker: bool
 
 
+_PLAIN_MAX = 16
+"""Plain text this short has fewer digits than any Decimal context precision in use (28 by
+default), so ``normalize`` would not round it."""
+
+
 def _canonical(value: Decimal) -> str:
-    """``100.50`` and ``100.5`` are one price: the key must not depend on how the venue formats it."""
+    """``100.50`` and ``100.5`` are one price: the key must not depend on how the venue formats it.
+
+    That is ``format(value.normalize(), "f")``. Most prices and quantities already print that way
+    (plain notation, no trailing fractional zero), and ``str`` costs a fifth of normalize + format,
+    so the short plain ones are taken as printed and only the rest are normalized."""
+    text = str(value)
+    plain = len(text) <= _PLAIN_MAX and text[-1].isdigit() and "E" not in text
+    if plain and ("." not in text or text[-1] != "0"):  # no trailing zero after the point
+        return text
     return format(value.normalize(), "f")
 
 
@@ -191,33 +216,43 @@ class TradeDeduper:
 
     def feed(self, update: TradeUpdate) -> list[KeyedTrade]:
         """The trades of this frame not emitted before, in frame order."""
-        ordinals: Counter[tuple[int, str, str, bool]] = Counter()
+        ordinals: dict[str, int] = {}
+        """Per ``T:p:q:m`` (which determines the item: no part contains a colon), items seen so far."""
         fresh: list[KeyedTrade] = []
+        seen = self._seen
+        horizon = None if self.newest is None else self.newest - self.window  # fixed during a frame
+        latest: datetime | None = None
+        when_ms, when = -1, _EPOCH  # the last trade time converted: a frame's trades often share it
         for trade in update.trades:
-            ident = (trade.time_ms, _canonical(trade.price), _canonical(trade.qty), trade.buyer_is_maker)
-            ordinal = ordinals[ident]
-            ordinals[ident] += 1
-            key = f"{ident[0]}:{ident[1]}:{ident[2]}:{'true' if ident[3] else 'false'}:{ordinal}"
-            if key in self._seen:
+            side = "true" if trade.buyer_is_maker else "false"
+            ident = f"{trade.time_ms}:{_canonical(trade.price)}:{_canonical(trade.qty)}:{side}"
+            ordinal = ordinals.get(ident, 0)
+            ordinals[ident] = ordinal + 1
+            key = f"{ident}:{ordinal}"
+            if key in seen:
                 self.duplicates += 1
                 continue
-            when = utc_from_ms(trade.time_ms)
-            if self.newest is not None and when < self.newest - self.window:
+            if trade.time_ms != when_ms:
+                when_ms, when = trade.time_ms, utc_from_ms(trade.time_ms)
+            if horizon is not None and when < horizon:
                 self.late += 1
             else:
-                self._seen.add(key)
+                seen.add(key)
                 heapq.heappush(self._expiry, (when, key))
             fresh.append(KeyedTrade(when, key, trade.price, trade.qty, trade.buyer_is_maker))
+            if latest is None or when > latest:
+                latest = when
         self.accepted += len(fresh)
-        self._forget(max((trade.time for trade in fresh), default=None))
+        self._forget(latest)
         return fresh
 
     def _forget(self, latest: datetime | None) -> None:
-        if latest is not None and (self.newest is None or latest > self.newest):
-            self.newest = latest
-        if self.newest is None:
+        """Drop the keys that fell behind the window. Only a newer ``newest`` moves the horizon:
+        otherwise everything older was dropped before and nothing older was added (it is late)."""
+        if latest is None or (self.newest is not None and latest <= self.newest):
             return
-        horizon = self.newest - self.window
+        self.newest = latest
+        horizon = latest - self.window
         while self._expiry and self._expiry[0][0] < horizon:
             self._seen.discard(heapq.heappop(self._expiry)[1])
 
@@ -237,7 +272,7 @@ class StreamCounters:
     def error(self, error: FrameError) -> None:
         self.parse_errors[error.kind] += 1
 
-    def absorb(self, sequencer: KlineSequencer | TradeDeduper | DepthSequencer) -> None:
+    def absorb(self, sequencer: KlineSequencer | TradeDeduper | DepthSequencer[Any]) -> None:
         """Copy a sequencer's totals (they only grow, so the copy is a monotone counter)."""
         self.duplicates = sequencer.duplicates
         self.late = getattr(sequencer, "late", 0)
