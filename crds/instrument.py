@@ -78,10 +78,20 @@ class GapHealing(CamelModel):
 
 class Journal(CamelModel):
     """The raw WebSocket frames, byte for byte as received (``market_raw_journal``): the evidence for a
-    forensic replay of what the venue sent. Every frame is kept a second time there, so it is the
-    largest table by far and is bounded by default."""
+    forensic replay of what the venue sent. Opt-in: every stored row already names the frame it came
+    from (payload hash, connection, received time) and depth rows hold their frame verbatim, so the
+    journal is a second copy of every frame, the largest table by far and a third of the ingestor's
+    write cost. Frames the ingestor refuses (bad gzip, JSON or fields) are journaled whatever this
+    says: they are the quarantine, kept for the same retention."""
 
-    enabled: Annotated[bool, Field(description="Journal every raw frame (malformed ones included).")] = True
+    enabled: Annotated[
+        bool,
+        Field(
+            description=(
+                "Journal every raw frame (default false). Refused frames are journaled even when false."
+            )
+        ),
+    ] = False
     retention: Annotated[
         Duration,
         Field(description="Frames received longer ago than this are deleted (Go duration; default 24h)."),

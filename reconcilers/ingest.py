@@ -28,6 +28,8 @@ CHECK_EVERY = timedelta(seconds=30)
 CHECK_SOON = timedelta(seconds=5)
 """While the ingestor starts or catches up, status follows it closely."""
 _FIXED = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+FOREVER = "forever"
+"""The retention flag value for "never delete" (a spec leaves the field unset)."""
 
 
 def bar_duration(interval: str) -> timedelta:
@@ -73,6 +75,12 @@ def ingestor_workload(
         args += ["--backfill-from", format_time(spec.backfill_from)]
     if not spec.gap_healing.enabled:
         args.append("--no-heal")
+    args.append("--journal" if spec.journal.enabled else "--no-journal")
+    args += [
+        "--journal-retention", spec.journal.retention,
+        "--depth-retention", spec.retention.depth,
+        "--trades-retention", spec.retention.trades or FOREVER,
+    ]  # fmt: skip
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
     return WorkloadSpec(
         name=workload_name(name),

@@ -8,8 +8,8 @@ starts it, so it needs no access to the Kubernetes API), or only ``--instrument 
 committed and the lease released, so a successor takes over at once.
 
 The journal and retention flags override the Instrument only when given: left out, the spec (or, in
-flags mode, the same defaults the spec has) decides. ``retention_flags`` writes them from a spec, so
-whoever starts the process in flags mode passes exactly what the Instrument says.
+flags mode, the same defaults the spec has) decides. The operator's ``ingestor_workload`` writes them
+from the spec, so a flags-mode ingestor does exactly what the Instrument says.
 """
 
 from __future__ import annotations
@@ -17,28 +17,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from tradeplane.crds.common import parse_duration
-
-if TYPE_CHECKING:
-    from tradeplane.crds.instrument import InstrumentSpec
+from tradeplane.reconcilers.ingest import FOREVER
 
 READY = "ingest ready"
-FOREVER = "forever"
-"""The value of ``--depth-retention`` / ``--trades-retention`` that keeps rows for ever."""
-
-
-def retention_flags(spec: InstrumentSpec) -> list[str]:
-    """The journal and retention flags that make a flags-mode ingestor do what ``spec`` says."""
-    return [
-        "--journal" if spec.journal.enabled else "--no-journal",
-        "--journal-retention", spec.journal.retention,
-        "--depth-retention", spec.retention.depth,
-        "--trades-retention", spec.retention.trades or FOREVER,
-    ]  # fmt: skip
 
 
 def _duration(flag: str, value: str, *, forever: bool = False) -> timedelta | None:

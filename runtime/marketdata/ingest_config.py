@@ -47,7 +47,8 @@ class IngestConfig:
     lookback: timedelta = timedelta(hours=24)
     gap_healing: bool = True
     lease_ttl: timedelta = timedelta(seconds=15)
-    journal: bool = True
+    journal: bool = False
+    """Journal every frame (``Journal.enabled``); refused frames are journaled regardless."""
     journal_retention: timedelta = timedelta(hours=24)
     depth_retention: timedelta | None = timedelta(days=7)
     trades_retention: timedelta | None = None

@@ -146,12 +146,12 @@ class Pipeline:
     def _refused(
         self, payload: bytes, error: FrameError, *, connection_id: str, received_at: datetime
     ) -> None:
+        """Counted, and journaled whether or not the journal is enabled: a refused frame is stored
+        nowhere else, and the journal is its quarantine (evidence for the venue or for a parser fix)."""
         self.metrics.parse_errors.labels(error.kind).inc()
-        if self.config.journal:
-            note = f"refused {error.kind}: {error.detail}"[:500]
-            topic = error.topic or "<undecodable>"
-            entry = JournalEntry(connection_id, received_at, topic, None, payload, note)
-            self.batch.journal.append(entry)
+        note = f"refused {error.kind}: {error.detail}"[:500]
+        topic = error.topic or "<undecodable>"
+        self.batch.journal.append(JournalEntry(connection_id, received_at, topic, None, payload, note))
 
     def _route(self, stream: str, event: MarketEvent, provenance: Provenance) -> None:
         if isinstance(event, KlineUpdate):

@@ -144,9 +144,9 @@ def apiserver(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_load_from_cluster_reads_the_instrument_then_its_venue(apiserver: Path) -> None:
-    config = load_from_cluster("desk", "xaut-usdt", kubeconfig=apiserver, journal=False)
+    config = load_from_cluster("desk", "xaut-usdt", kubeconfig=apiserver, journal=True)
     assert config.key == MarketKey("desk/bingx-paper", "XAUT-USDT")
-    assert config.rest_url == "http://127.0.0.1:18080" and config.journal is False
+    assert config.rest_url == "http://127.0.0.1:18080" and config.journal is True
 
 
 def test_metrics_read_back_and_serve_over_http() -> None:
@@ -177,10 +177,10 @@ def test_cli_instrument_mode_takes_streams_from_the_cluster_and_process_flags(ap
         kubeconfig=str(apiserver),
         flags=(None, "XAUT-USDT", None, None),
         streams={"trades": False, "intervals": ("5m",)},
-        process={"lease_ttl": timedelta(seconds=4), "journal": False},
+        process={"lease_ttl": timedelta(seconds=4), "journal": True},
     )
     assert config.intervals == ("1m", "15m", "1h") and config.trades is True
-    assert (config.lease_ttl, config.journal) == (timedelta(seconds=4), False)
+    assert (config.lease_ttl, config.journal) == (timedelta(seconds=4), True)
 
 
 def test_cli_instrument_mode_takes_journal_and_retention_from_the_spec_unless_given(apiserver: Path) -> None:

@@ -28,7 +28,7 @@ RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def config(**overrides: Any) -> IngestConfig:
-    values: dict[str, Any] = {"depth": True, "holder": "unit"}
+    values: dict[str, Any] = {"depth": True, "holder": "unit", "journal": True}
     values.update(overrides)
     return IngestConfig(KEY, "http://127.0.0.1:1", "ws://127.0.0.1:1", **values)
 
@@ -229,12 +229,15 @@ def test_malformed_frames_are_counted_by_kind_journaled_and_skipped() -> None:
     assert refused[-1].data_type == f"{SYMBOL}@ticker"
 
 
-def test_without_journal_nothing_is_journaled() -> None:
+def test_without_journal_only_refused_frames_are_journaled() -> None:
     metrics = IngestMetrics()
     pipeline = Pipeline(config(journal=False), metrics)
     feed(pipeline, b"junk", mark(T0, "4000"))
     batch = pipeline.take()
-    assert batch.journal == [] and len(batch.marks) == 1
+    assert [(entry.payload, entry.note.split(":")[0]) for entry in batch.journal] == [
+        (b"junk", "refused gzip")
+    ]
+    assert len(batch.marks) == 1, "the good frame is stored, not journaled"
     assert metrics.value("tradeplane_ingest_parse_errors_total", kind="gzip") == 1
 
 

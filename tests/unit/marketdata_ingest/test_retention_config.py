@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from tradeplane.crds.instrument import Instrument, InstrumentSpec
 from tradeplane.crds.venue import Venue
+from tradeplane.reconcilers.ingest import ingestor_workload
 from tradeplane.runtime.cli import app
 from tradeplane.runtime.marketdata import ingest_cli
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig, config_from_resources
@@ -52,7 +53,7 @@ def retention_of(config: IngestConfig) -> tuple[object, ...]:
 def test_spec_defaults_bound_the_journal_and_depth_and_keep_trades() -> None:
     spec = InstrumentSpec.model_validate({"venueRef": {"name": "v"}, "symbol": "XAUT-USDT"})
     dumped = spec.to_k8s()
-    assert dumped["journal"] == {"enabled": True, "retention": "24h"}
+    assert dumped["journal"] == {"enabled": False, "retention": "24h"}
     assert dumped["retention"] == {"depth": "168h"}, "trades unset: kept forever"
 
 
@@ -76,7 +77,7 @@ def test_flag_mode_defaults_are_the_specs_defaults() -> None:
     """An ingestor started with flags only prunes exactly what an Instrument with no settings would."""
     from_spec = config_from_resources(instrument(), venue())
     bare = IngestConfig(KEY, "http://h", "ws://h")
-    assert retention_of(from_spec) == retention_of(bare) == (True, 24 * HOUR, 168 * HOUR, None)
+    assert retention_of(from_spec) == retention_of(bare) == (False, 24 * HOUR, 168 * HOUR, None)
     assert bare.prune_interval == timedelta(minutes=10)
 
 
@@ -147,9 +148,15 @@ def test_cli_flags_given_override(served: list[IngestConfig]) -> None:
 def test_retention_flags_carry_the_spec_to_a_flags_mode_ingestor(
     served: list[IngestConfig], spec: dict[str, Any]
 ) -> None:
-    """What the operator passes (``retention_flags``) is what the Instrument itself would configure."""
+    """What the operator passes (``ingestor_workload``'s journal and retention flags) is what the
+    Instrument itself would configure."""
     resource = instrument(**spec)
-    assert invoke(*ingest_cli.retention_flags(resource.spec)).exit_code == 0
+    workload = ingestor_workload(
+        namespace="desk", name="xaut-usdt", uid="u", spec=resource.spec, venue_name="v", venue=venue().spec
+    )
+    args = list(workload.args)
+    start = next(i for i, arg in enumerate(args) if arg in {"--journal", "--no-journal"})
+    assert invoke(*args[start:]).exit_code == 0
     assert retention_of(served[0]) == retention_of(config_from_resources(resource, venue()))
 
 
