@@ -5,8 +5,10 @@ Frames are recorded once from the simulator (manual clock, fixed seed: klines, t
 markPrice of one symbol, gzip bytes exactly as sent). The reference is ``decode_frame`` (gunzip +
 sha256 + the generic msgspec JSON parse + classification) over every frame; end to end is
 ``Pipeline.accept`` over the same frames with the ingestor's ``BatchCommitter`` committing every
-``flush_frames`` in fenced transactions, one commit in flight while the next batch is decoded. The
-ratio (end-to-end frames/s over decode-only frames/s) is what to compare across machines. The
+``flush_frames`` in fenced transactions, one commit in flight while the next batch is decoded, in the
+ingestor's default configuration (no raw journal: refused frames only). The ratio (end-to-end frames/s
+over decode-only frames/s) is what to compare across machines. End to end with every frame journaled
+(``spec.journal.enabled``) is reported too, outside the targets. The
 pipeline alone (``accept`` without any database) is reported too: when it is far faster than end to
 end, PostgreSQL's write rate is the bound, not the ingestor's CPU. The heal is one
 ``backfill_candles`` of 1440 bars into an empty table, the work ``gaps.heal_open`` does per gap.
@@ -140,16 +142,16 @@ def decode_only(frames: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-async def end_to_end(url: str, frames: list[bytes]) -> float:
+async def end_to_end(url: str, frames: list[bytes], *, journal: bool = False) -> float:
     """Pipeline.accept over every frame, each full batch handed to the ingestor's ``BatchCommitter``
     (fenced ``commit_batch``, one commit in flight while the next batch fills, as the ingestor runs
     it); the clock stops once the last batch is committed."""
     engine = create_engine(url)
     try:
-        config = IngestConfig(
-            KEY, "http://127.0.0.1:1", "ws://127.0.0.1:1", depth=True, flush_frames=FLUSH_FRAMES
-        )
-        lease = await acquire(engine, KEY, config.holder, ttl=timedelta(minutes=5))
+        key = MarketKey(KEY.market, f"{SYMBOL}{'/journal' if journal else ''}")
+        websocket = NOWHERE.replace("http", "ws")
+        config = IngestConfig(key, NOWHERE, websocket, depth=True, flush_frames=FLUSH_FRAMES, journal=journal)
+        lease = await acquire(engine, key, config.holder, ttl=timedelta(minutes=5))
         assert lease is not None
         metrics = IngestMetrics()
         committed: list[int] = []
@@ -157,7 +159,7 @@ async def end_to_end(url: str, frames: list[bytes]) -> float:
         async def count(batch: Batch) -> None:
             committed.append(batch.frames)
 
-        committer = BatchCommitter(FencedWriter(engine, lease), KEY, metrics, committed=count)
+        committer = BatchCommitter(FencedWriter(engine, lease), key, metrics, committed=count)
         pipeline = Pipeline(config, metrics)
         received_at = datetime.now(UTC)
         started = time.perf_counter()
@@ -214,6 +216,7 @@ async def measure(url: str, count: int) -> dict[str, Any]:
         decode_s = min(decode_only(frames) for _ in range(3))
         pipeline_s = min(pipeline_only(frames) for _ in range(3))
         e2e_s = await end_to_end(url, frames)
+        journal_s = await end_to_end(url, frames, journal=True)
         heal_s, healed = await heal_day(url, sim)
     decode_fps = len(frames) / decode_s
     e2e_fps = len(frames) / e2e_s
@@ -225,6 +228,8 @@ async def measure(url: str, count: int) -> dict[str, Any]:
         "ratio": round(e2e_fps / decode_fps, 3),
         "pipeline_frames_per_s": round(len(frames) / pipeline_s),
         "pipeline_ratio": round(decode_s / pipeline_s, 3),
+        "journal_e2e_frames_per_s": round(len(frames) / journal_s),
+        "journal_ratio": round(decode_s / journal_s, 3),
         "heal_24h_s": round(heal_s, 3),
         "heal_24h_bars": healed,
     }
@@ -245,6 +250,8 @@ def run(count: int = FRAMES) -> dict[str, Any]:
     print(f"  end to end   {result['e2e_frames_per_s']:>9,} frames/s  (ratio {result['ratio']})")
     pipeline = f"{result['pipeline_frames_per_s']:>9,} frames/s  (no database; {result['pipeline_ratio']})"
     print(f"  pipeline     {pipeline}")
+    journaled = f"{result['journal_e2e_frames_per_s']:>9,} frames/s"
+    print(f"  end to end   {journaled}  (every frame journaled; {result['journal_ratio']})")
     print(f"  heal 24 h of 1m bars: {result['heal_24h_s']} s ({result['heal_24h_bars']} bars)")
     print(json.dumps(result, sort_keys=True))
     return result

@@ -46,7 +46,7 @@ def test_ingest_process_commits_bars_and_hands_over_on_sigterm(migrated: str, tm
             database_url=migrated,
             rest_url=simulator.rest_url,
             ws_url=simulator.ws_url,
-            extra=["--lease-ttl", "5s", "--metrics-port", "0"],
+            extra=["--lease-ttl", "5s", "--metrics-port", "0", "--journal"],
         )
         try:
             marks = poll(

@@ -57,6 +57,7 @@ async def test_the_leading_ingestor_prunes_its_instrument_on_its_interval(migrat
             sim,
             seconds=2,
             prune_interval=timedelta(milliseconds=50),
+            journal=True,
             done=lambda i: i.retention.passes >= 2,
         )
     assert ingestor.retention.failures == 0
