@@ -43,6 +43,7 @@ from tradeplane.embedded.postgres import EmbeddedPostgres
 from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.backfill import backfill_candles
 from tradeplane.runtime.marketdata.frames import decode_frame
+from tradeplane.runtime.marketdata.ingest_cli import run_loop
 from tradeplane.runtime.marketdata.ingest_committer import BatchCommitter
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
@@ -244,7 +245,7 @@ async def measure(url: str, count: int) -> dict[str, Any]:
 
 def run(count: int = FRAMES) -> dict[str, Any]:
     with database() as url:
-        result = asyncio.run(measure(url, count))
+        result = run_loop(measure(url, count))  # the ingestor's own event loop (uvloop)
     print(f"ingest ({result['frames']} recorded frames of {SYMBOL}: klines, trades, incrDepth, markPrice)")
     print(f"  decode only  {result['decode_frames_per_s']:>9,} frames/s")
     print(f"  end to end   {result['e2e_frames_per_s']:>9,} frames/s  (ratio {result['ratio']})")

@@ -33,6 +33,7 @@ from tradeplane.runtime.marketdata.rows import (
     UpsertCounts,
     last_wins,
 )
+from tradeplane.runtime.marketdata.store_bulk import micros
 from tradeplane.runtime.marketdata.store_candles import require_utc, upsert_candles, upsert_candles_from
 from tradeplane.runtime.marketdata.store_reads import (
     candle_open_times,
@@ -154,9 +155,9 @@ async def upsert_mark_prices_from(
         key.market,
         key.symbol,
         source,
-        [require_utc(time, "time") for time, _, _ in kept],
+        [micros(time, "time") for time, _, _ in kept],
         [price for _, price, _ in kept],
-        [require_utc(p.received_at, "received_at") for _, _, p in kept],
+        [micros(p.received_at, "received_at") for _, _, p in kept],
     )
 
 
@@ -191,14 +192,14 @@ async def insert_trades_from(
         store_bulk.INSERT_TRADES,
         key.market,
         key.symbol,
-        [require_utc(row.time, "time") for row, _ in kept],
+        [micros(row.time, "time") for row, _ in kept],
         [row.trade_key for row, _ in kept],
         [row.trade_id for row, _ in kept],
         [row.price for row, _ in kept],
         [row.quantity for row, _ in kept],
         [row.buyer_is_maker for row, _ in kept],
         [p.source for _, p in kept],
-        [require_utc(p.received_at, "received_at") for _, p in kept],
+        [micros(p.received_at, "received_at") for _, p in kept],
         [p.connection_id for _, p in kept],
         [p.payload_hash for _, p in kept],
     )
@@ -224,11 +225,11 @@ async def insert_depth_from(
         store_bulk.INSERT_DEPTH,
         key.market,
         key.symbol,
-        [require_utc(row.exchange_time, "exchange_time") for row, _ in kept],
+        [micros(row.exchange_time, "exchange_time") for row, _ in kept],
         [row.update_id for row, _ in kept],
         [row.action for row, _ in kept],
         [row.frame for row, _ in kept],
-        [require_utc(p.received_at, "received_at") for _, p in kept],
+        [micros(p.received_at, "received_at") for _, p in kept],
         [p.connection_id for _, p in kept],
         [p.payload_hash for _, p in kept],
     )
@@ -240,17 +241,18 @@ async def journal_frames(conn: AsyncConnection, key: MarketKey, entries: Sequenc
     provenance), else computed here."""
     if not entries:
         return 0
-    for entry in entries:
-        require_utc(entry.received_at, "received_at")
     return await store_bulk.execute(
         conn,
         store_bulk.INSERT_JOURNAL,
         key.market,
         key.symbol,
         [entry.connection_id for entry in entries],
-        [entry.received_at for entry in entries],
+        [micros(entry.received_at, "received_at") for entry in entries],
         [entry.data_type for entry in entries],
-        [entry.exchange_time for entry in entries],
+        [
+            None if entry.exchange_time is None else micros(entry.exchange_time, "exchange_time")
+            for entry in entries
+        ],
         [
             entry.payload_sha256
             if entry.payload_sha256 is not None
