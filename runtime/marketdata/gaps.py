@@ -187,10 +187,15 @@ async def scan_candles(
     start: datetime,
     end: datetime,
     now: datetime,
+    recorded_at: datetime | None = None,
     source: str = "scan",
     metrics: GapMetrics = METRICS,
 ) -> list[GapEvent]:
-    """Compare the expected grid with the stored open times and record one gap per missing run."""
+    """Compare the expected grid with the stored open times and record one gap per missing run.
+
+    ``now`` is the venue's time (which bars are finished); ``recorded_at`` (default ``now``) is the
+    ingestor's clock, which stamps the event like the gaps the stream reports, so detection and heal
+    times, and the heal latency between them, are read on one clock."""
     expected = finished_open_times(start, end, interval, now)
     if not expected:
         return []
@@ -209,7 +214,7 @@ async def scan_candles(
                 start=run.start,
                 end=run.end,
                 missing=run.count,
-                now=now,
+                now=now if recorded_at is None else recorded_at,
                 metrics=metrics,
             )
             for run in ranges
@@ -228,10 +233,14 @@ async def heal(
     gap: GapEvent,
     *,
     now: datetime,
+    recorded_at: datetime | None = None,
     max_attempts: int = 3,
     metrics: GapMetrics = METRICS,
 ) -> GapEvent:
     """One bounded attempt: mark healing, re-read the range from REST, store it, re-scan, decide.
+
+    ``now`` is the venue's time (bars it has finished); ``recorded_at`` (default ``now``) the
+    ingestor's clock, for the event's times, the stored bars' received time and the heal latency.
 
     Healed only when the re-scan finds nothing missing. Still missing: back to open, or unhealable
     once ``attempts`` reaches ``max_attempts``, with the evidence. A venue error puts the gap back to
@@ -240,19 +249,20 @@ async def heal(
         raise ValueError(f"only {KLINES} gaps are healed from REST here, not {gap.stream!r}")
     if gap.state in (GapState.HEALED, GapState.UNHEALABLE):
         return gap
+    at = now if recorded_at is None else recorded_at
     async with writer.transaction() as conn:
         gap = await _set(
-            conn, gap.id, state=GapState.HEALING.value, attempts=gap_events.c.attempts + 1, updated_at=now
+            conn, gap.id, state=GapState.HEALING.value, attempts=gap_events.c.attempts + 1, updated_at=at
         )
     try:
         fetched = await fetch_candles(
             client, gap.key, gap.interval, gap.start, gap.end, now_ms=grid.to_ms(now)
         )
-        counts = await write_candles(writer, gap.key, gap.interval, fetched, received_at=now)
+        counts = await write_candles(writer, gap.key, gap.interval, fetched, received_at=at)
     except VenueError as error:
         evidence = {"attempt": gap.attempts, "error": type(error).__name__, "message": str(error)}
         async with writer.transaction() as conn:
-            await _set(conn, gap.id, state=GapState.OPEN.value, updated_at=now, evidence=evidence)
+            await _set(conn, gap.id, state=GapState.OPEN.value, updated_at=at, evidence=evidence)
         raise
     expected = grid.open_times(gap.start, gap.end, gap.interval)
     present = set(await candle_open_times(engine, gap.key, gap.interval, gap.start, gap.end))
@@ -276,10 +286,10 @@ async def heal(
             "venue_lacks": len(lacking),
         }
     async with writer.transaction() as conn:
-        gap = await _set(conn, gap.id, state=state.value, updated_at=now, evidence=evidence)
+        gap = await _set(conn, gap.id, state=state.value, updated_at=at, evidence=evidence)
     if state is GapState.HEALED:
         metrics.healed.labels(**metrics.labels(gap)).inc()
-        latency = (now - gap.detected_at).total_seconds()
+        latency = (at - gap.detected_at).total_seconds()
         metrics.heal_latency.labels(stream=gap.stream, interval=gap.interval).observe(max(latency, 0.0))
     elif state is GapState.UNHEALABLE:
         metrics.unhealable.labels(**metrics.labels(gap)).inc()
@@ -293,6 +303,7 @@ async def heal_open(
     key: MarketKey,
     *,
     now: datetime,
+    recorded_at: datetime | None = None,
     limit: int = 100,
     max_attempts: int = 3,
     metrics: GapMetrics = METRICS,
@@ -315,7 +326,16 @@ async def heal_open(
     async with engine.connect() as conn:
         pending = [GapEvent.of(row) for row in await conn.execute(query)]
     return [
-        await heal(writer, engine, client, gap, now=now, max_attempts=max_attempts, metrics=metrics)
+        await heal(
+            writer,
+            engine,
+            client,
+            gap,
+            now=now,
+            recorded_at=recorded_at,
+            max_attempts=max_attempts,
+            metrics=metrics,
+        )
         for gap in pending
     ]
 

@@ -311,9 +311,18 @@ class Ingestor:
                 start=self.venue_now - self.config.lookback,
                 end=horizon,
                 now=horizon,
+                recorded_at=datetime.now(UTC),
                 metrics=gaps,
             )
-        await heal_open(writer, self.engine, self.client, self.config.key, now=horizon, metrics=gaps)
+        await heal_open(
+            writer,
+            self.engine,
+            self.client,
+            self.config.key,
+            now=horizon,
+            recorded_at=datetime.now(UTC),
+            metrics=gaps,
+        )
 
     async def _confirm(self, writer: FencedWriter) -> None:
         assert self.venue_now is not None  # _start read the venue's clock before any sweep

@@ -169,3 +169,45 @@ async def test_a_range_the_venue_never_had_is_unhealable_after_the_allowed_attem
     assert [g.state for g in await gaps.list_gaps(engine, state=GapState.UNHEALABLE)] == [GapState.UNHEALABLE]
     assert await gaps.list_gaps(engine, symbol="PAXG-USDT") == []
     assert len(await gaps.list_gaps(engine, since=now + MINUTE)) == 1
+
+
+async def test_event_times_and_heal_latency_are_read_on_the_ingestors_clock(
+    sim: VenueSimulator, client: BingXClient, engine: AsyncEngine, writer: PlainWriter, metrics: GapMetrics
+) -> None:
+    """The venue's clock decides which bars are finished; the ingestor's stamps the event, as it does
+    the gaps the stream reports. A venue horizon behind the ingestor's clock (the confirmation delay)
+    made ``updated_at`` precede ``detected_at`` and clamped the heal latency to zero."""
+    now = sim_now(sim)
+    start = now - 30 * MINUTE
+    await backfill_candles(
+        client, writer, KEY, "1m", start=start, end=now, received_at=now, now_ms=sim.clock.now_ms()
+    )
+    await _delete(engine, now - 20 * MINUTE, now - 18 * MINUTE)
+    detected = now + timedelta(seconds=40)
+    [gap] = await gaps.scan_candles(
+        engine,
+        writer,
+        KEY,
+        "1m",
+        start=start,
+        end=now - MINUTE,
+        now=now,
+        recorded_at=detected,
+        metrics=metrics,
+    )
+    assert (gap.detected_at, gap.updated_at) == (detected, detected)
+    wall = detected + timedelta(seconds=15)
+    healed = await gaps.heal(writer, engine, client, gap, now=now, recorded_at=wall, metrics=metrics)
+    assert (healed.state, healed.detected_at, healed.updated_at) == (GapState.HEALED, detected, wall)
+    assert metric(metrics, "tradeplane_gap_heal_latency_seconds_sum", stream="klines", interval="1m") == 15
+    refilled = await candles_between(engine, KEY, "1m", now - 20 * MINUTE, now - 18 * MINUTE)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT DISTINCT received_at FROM tradeplane.market_candles"
+                " WHERE market = :m AND symbol = :s AND interval = '1m' AND open_time BETWEEN :a AND :b"
+            ),
+            {"m": KEY.market, "s": KEY.symbol, "a": now - 20 * MINUTE, "b": now - 18 * MINUTE},
+        )
+        assert [row[0] for row in rows] == [wall], "healed bars were received at the ingestor's time"
+    assert len(refilled) == 3
