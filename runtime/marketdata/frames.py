@@ -46,7 +46,6 @@ MAX_DECODED_BYTES = 2**24
 """A decompressed frame larger than this is refused (the socket's own frame limit is 16 MiB too)."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 12, 31, tzinfo=UTC)
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
@@ -91,7 +90,6 @@ class _Envelope(msgspec.Struct, frozen=True):
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _GENERIC = msgspec.json.Decoder(float_hook=Decimal)
-_LATEST_MS = (LATEST - EPOCH) // timedelta(milliseconds=1)
 
 
 class _KlineFrame(msgspec.Struct, frozen=True, gc=False):
@@ -150,8 +148,8 @@ _MAX_FAST_TOPICS = 256
 
 
 def utc_from_ms(ms: int) -> datetime:
-    """BingX epoch milliseconds as an aware UTC datetime; FrameError("schema") outside year 1970..9999."""
-    if not 0 <= ms < _LATEST_MS:
+    """BingX epoch milliseconds as an aware UTC datetime; FrameError("schema") outside 1970..9998."""
+    if not 0 <= ms < MAX_TIME_MS:
         raise FrameError("schema", f"time {ms} ms is outside the supported range")
     return EPOCH + timedelta(0, 0, 0, ms)  # positional: keyword construction costs twice as much
 

@@ -21,8 +21,10 @@ import msgspec
 from tradeplane.runtime.venue import depth_levels
 from tradeplane.runtime.venue.errors import PayloadError
 
-MAX_TIME_MS = 253_402_300_800_000
-"""9999-12-31 in epoch milliseconds: the last time a ``datetime`` can hold."""
+MAX_TIME_MS = 253_370_764_800_000
+"""9999-01-01 in epoch milliseconds, the first time refused: a year below the last ``datetime``, so
+every accepted time converts to a ``datetime`` and bar arithmetic on it (a month at most) cannot
+overflow. A frame stamped later is a schema error like any other bad field, never a crash."""
 
 
 class MarketPayload(msgspec.Struct, frozen=True, gc=False):

@@ -36,6 +36,7 @@ from tradeplane.runtime.marketdata.sequencing import (
 )
 from tradeplane.runtime.marketdata.tables import MarketKey
 from tradeplane.runtime.venue.payloads_market import (
+    MAX_TIME_MS,
     KlineBar,
     KlineUpdate,
     MarkPriceUpdate,
@@ -271,7 +272,7 @@ def test_grid_test_in_milliseconds_is_align(interval: str, open_ms: int) -> None
 
 
 def test_utc_from_ms_is_epoch_plus_milliseconds() -> None:
-    for ms in (0, 1, 999, T0, 253_402_214_399_999):
+    for ms in (0, 1, 999, T0, MAX_TIME_MS - 1):
         assert frames.utc_from_ms(ms) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
 
 

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from tradeplane.runtime.marketdata.depth_book import StoredFrameInvalid, stored_levels
+from tradeplane.runtime.marketdata.frames import utc_from_ms
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline, stream_of
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.venue.payloads_market import MAX_TIME_MS
 
 pytestmark = pytest.mark.unit
 
@@ -253,3 +255,26 @@ def test_unusable_push_times_leave_the_venue_clock_alone(stamp: object) -> None:
 def test_stream_label_of_topics() -> None:
     assert stream_of(f"{SYMBOL}@kline_1m") == "kline_1m"
     assert stream_of("noatsign") == "unknown"
+
+
+@pytest.mark.parametrize("interval", ["1m", "1d", "1w", "1M"])
+def test_times_at_the_edge_of_the_calendar_are_refused_or_stored_never_a_crash(interval: str) -> None:
+    """The last accepted millisecond converts, and every bar computed from it fits a datetime; the
+    first refused one is a schema error. Frames stamped 9999-12-31 used to pass the payload check and
+    then raise in ``utc_from_ms`` (journal entry, batch time), ending the ingestor."""
+    metrics = IngestMetrics()
+    pipeline = Pipeline(config(intervals=(interval,)), metrics)
+    last, refused = MAX_TIME_MS - 1, MAX_TIME_MS
+    topic = f"kline_{interval}"
+    feed(pipeline, mark(last, "4000"), trade(last, "4000", "1"), kline(last - 1, "4001", "1", topic=topic))
+    feed(pipeline, kline(last, "4002", "1", topic=topic))
+    for frame in (
+        mark(refused, "4000"),
+        trade(refused, "4000", "1"),
+        kline(refused, "4000", "1", topic=topic),
+    ):
+        feed(pipeline, frame)
+    batch = pipeline.take()
+    assert (len(batch.marks), len(batch.trades), batch.frames) == (1, 1, 4)
+    assert metrics.value("tradeplane_ingest_parse_errors_total", kind="schema") == 3
+    assert batch.exchange_time == utc_from_ms(last)
