@@ -58,6 +58,8 @@ class IngestConfig:
     flush_frames: int = 2000
     flush_interval: timedelta = timedelta(milliseconds=200)
     confirm_delay: timedelta = timedelta(seconds=2)
+    silence_check: timedelta = timedelta(seconds=2)
+    """How often the venue's server time is read to find topics gone quiet (``watchdog.SilenceCheck``)."""
     funding_delay: timedelta = timedelta(seconds=5)
     holder: str = field(default_factory=holder_id)
 

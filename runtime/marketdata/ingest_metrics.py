@@ -54,6 +54,12 @@ class IngestMetrics:
         self.reconnects = Counter(
             "tradeplane_ingest_reconnects_total", "WebSocket reconnections seen", registry=reg
         )
+        self.silences = Counter(
+            "tradeplane_ingest_stream_silences_total",
+            "Topics found silent beyond their cadence (each report replaces the connection), by stream",
+            ["stream"],
+            registry=reg,
+        )
         self.resyncs = Counter(
             "tradeplane_ingest_depth_resyncs_total", "incrDepth continuity breaks", registry=reg
         )

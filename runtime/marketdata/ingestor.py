@@ -36,11 +36,12 @@ from tradeplane.runtime.marketdata.gaps import heal_open, scan_candles
 from tradeplane.runtime.marketdata.ingest_committer import RETRY_S, BatchCommitter
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
-from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
+from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline, stream_of
 from tradeplane.runtime.marketdata.ingest_source import RawFrame, Reconnected, raw_frames
 from tradeplane.runtime.marketdata.lease import FencedWriter, Lease, LeaseLost, release, renew, wait_for_lease
 from tradeplane.runtime.marketdata.retention import RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.waiting import wait_or_timeout
+from tradeplane.runtime.marketdata.watchdog import SilenceCheck
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.errors import VenueError
 
@@ -81,6 +82,8 @@ class Ingestor:
         self._funding_behind = True
         """The last day's settlements are read once per leading phase, before waiting for the next."""
         self._heal_due = False
+        self._connection_guard: asyncio.Timeout | None = None
+        """Expires the current connection when a topic has gone silent (``_watch_silence``)."""
         self.connection_id: str | None = None
         self.connections = 0
         """Connections that delivered a frame (an ack counts): tests await a reconnection by it."""
@@ -180,6 +183,7 @@ class Ingestor:
                     tasks.create_task(self._read(committer)),
                     tasks.create_task(self._renew(writer)),
                     tasks.create_task(self._sweep(writer, committer)),
+                    tasks.create_task(self._watch_silence()),
                     tasks.create_task(self.retention.run(writer)),  # a refused prune ends the phase too
                     tasks.create_task(committer.watch()),  # a refused commit ends the phase at once
                 ]
@@ -223,30 +227,64 @@ class Ingestor:
         while True:
             frames = self.source(self.config.ws_url, self.config.topics())
             try:
-                async for item in frames:
-                    if isinstance(item, Reconnected):
-                        self.metrics.reconnects.inc()
-                        self._heal_due = True
-                        self._sweep_now.set()
-                        continue
-                    if item.connection_id != self.connection_id:
-                        self.connection_id = item.connection_id
-                        self.connections += 1
-                        await self._notify()
-                    pipeline = self.pipeline
-                    pipeline.accept(item.data, connection_id=item.connection_id, received_at=item.received_at)
-                    if len(pipeline.batch) >= self.config.flush_frames:
-                        await self._flush(committer)
-                    if pipeline.resync:
-                        pipeline.resync.clear()
-                        break
+                async with asyncio.timeout(None) as guard:
+                    self._connection_guard = guard
+                    async for item in frames:
+                        if isinstance(item, Reconnected):
+                            self.metrics.reconnects.inc()
+                            self._heal_due = True
+                            self._sweep_now.set()
+                            continue
+                        if item.connection_id != self.connection_id:
+                            self.connection_id = item.connection_id
+                            self.connections += 1
+                            await self._notify()
+                        pipeline = self.pipeline
+                        pipeline.accept(
+                            item.data, connection_id=item.connection_id, received_at=item.received_at
+                        )
+                        if len(pipeline.batch) >= self.config.flush_frames:
+                            await self._flush(committer)
+                        if pipeline.resync:
+                            pipeline.resync.clear()
+                            break
+            except TimeoutError:
+                pass  # a topic went silent (_watch_silence): this connection is replaced
             finally:
+                self._connection_guard = None
                 await frames.aclose()  # type: ignore[attr-defined]
-            # a resync's new connection starts a new source, which marks no reconnection itself:
-            # whatever was pushed while the socket was replaced is healed like any other drop
+            # a resync's or a silence's new connection starts a new source, which marks no
+            # reconnection itself: whatever was pushed while the socket was replaced is healed
             self.metrics.reconnects.inc()
             self._heal_due = True
             self._sweep_now.set()
+
+    async def _watch_silence(self) -> None:
+        """Every ``silence_check``, the venue's server time against each topic's last push. A topic
+        silent beyond its cadence (the socket may be alive: Pings keep it so) replaces the connection,
+        and the venue clock moves to the server's, so the sweep confirms and heals from REST the bars
+        the dark stream did not deliver instead of waiting for it to come back."""
+        check = SilenceCheck(self.config.topics())
+        while True:
+            await asyncio.sleep(self.config.silence_check.total_seconds())
+            try:
+                server = grid.from_ms((await self.client.server_time()).server_time_ms)
+            except (VenueError, OSError) as error:
+                log.warning("ingest.silence.clock_failed", error=type(error).__name__)
+                continue
+            last_push = self.pipeline.last_event
+            overdue = check.check(connection=self.connection_id, last_push=last_push, venue_now=server)
+            if not overdue:
+                continue
+            log.warning("ingest.stream.silent", topics=overdue, connection=self.connection_id)
+            for topic in overdue:
+                self.metrics.silences.labels(stream_of(topic)).inc()
+            if self.venue_now is None or server > self.venue_now:
+                self.venue_now = server
+            self._heal_due = True
+            self._sweep_now.set()
+            if self._connection_guard is not None:
+                self._connection_guard.reschedule(asyncio.get_running_loop().time())
 
     async def _flush(self, committer: BatchCommitter, *, wait: bool = False) -> None:
         """Hand the pending batch to the committer (which retries a database failure); ``wait``:

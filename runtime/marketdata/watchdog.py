@@ -71,3 +71,49 @@ class StreamWatchdog:
     def overdue(self, now: datetime) -> list[str]:
         """Streams silent for longer than ``factor`` x cadence, sorted."""
         return sorted(stream for stream, last in self._last.items() if now - last > self._bound[stream])
+
+
+MAX_SILENCE_BACKOFF = timedelta(minutes=1)
+"""A venue that stays dark gets a new connection at most this often (in venue time)."""
+
+
+class SilenceCheck:
+    """The ingestor's use of ``StreamWatchdog``, on the venue's clock: every subscribed topic is
+    expected to push within its bound of the subscription or of its last push (``ts``); the venue's
+    time comes from its REST server time, which keeps moving when every stream has gone quiet. A
+    new connection restarts every bound. After a silence is reported the next report waits a
+    doubling pause (the first bound, then twice that, ... up to ``MAX_SILENCE_BACKOFF``), so a dark
+    venue is not reconnected to in a tight loop; a check that finds nothing overdue resets it.
+    A manual simulator clock that does not move makes nothing overdue, so tests stay deterministic.
+    """
+
+    def __init__(self, topics: list[str], *, factor: int = DEFAULT_FACTOR) -> None:
+        self.topics = list(topics)
+        self.watchdog = StreamWatchdog(factor=factor)
+        self.connection: str | None = None
+        self.reports = 0
+        self._quiet_until: datetime | None = None
+
+    def check(
+        self, *, connection: str | None, last_push: Mapping[str, datetime], venue_now: datetime
+    ) -> list[str]:
+        """The topics overdue now (and not within the pause after the last report)."""
+        if connection != self.connection:
+            self.connection = connection
+            for topic in self.topics:
+                self.watchdog.watch(topic, venue_now)
+        for topic in self.topics:
+            pushed = last_push.get(topic.partition("@")[2])
+            if pushed is not None:
+                self.watchdog.note(topic, pushed)
+        overdue = self.watchdog.overdue(venue_now)
+        if not overdue:
+            self.reports = 0
+            self._quiet_until = None
+            return []
+        if self._quiet_until is not None and venue_now < self._quiet_until:
+            return []
+        first = min(self.watchdog.cadence(topic) for topic in overdue) * self.watchdog.factor
+        self._quiet_until = venue_now + min(MAX_SILENCE_BACKOFF, first * 2**self.reports)
+        self.reports += 1
+        return overdue

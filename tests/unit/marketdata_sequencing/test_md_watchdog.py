@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tradeplane.runtime.marketdata.watchdog import StreamWatchdog, stream_kind
+from tradeplane.runtime.marketdata.watchdog import SilenceCheck, StreamWatchdog, stream_kind
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +62,45 @@ def test_unknown_kind_gets_the_most_generous_cadence_and_explicit_cadence_wins()
 def test_factor_must_be_positive() -> None:
     with pytest.raises(ValueError, match="factor"):
         StreamWatchdog(factor=0)
+
+
+# --- SilenceCheck: the ingestor's use, on the venue's clock ----------------------------------------
+
+TOPICS = ["XAUT-USDT@kline_1m", "XAUT-USDT@trade"]
+
+
+def test_silence_is_measured_from_the_connection_and_the_last_push() -> None:
+    check = SilenceCheck(TOPICS)
+    assert check.check(connection="a", last_push={}, venue_now=T0) == []
+    pushed = {"kline_1m": T0 + timedelta(seconds=4), "trade": T0 + timedelta(seconds=4)}
+    assert check.check(connection="a", last_push=pushed, venue_now=T0 + timedelta(seconds=9)) == []
+    assert check.check(connection="a", last_push=pushed, venue_now=T0 + timedelta(seconds=10)) == [
+        "XAUT-USDT@kline_1m"
+    ], "kline: 5 x 1 s after its last push; trade: 5 x 30 s, not yet"
+
+
+def test_a_clock_that_does_not_move_finds_nothing() -> None:
+    check = SilenceCheck(TOPICS)
+    for _ in range(5):
+        assert check.check(connection="a", last_push={}, venue_now=T0) == []
+
+
+def test_reports_back_off_while_the_venue_stays_dark_and_reset_when_it_pushes() -> None:
+    check = SilenceCheck(["XAUT-USDT@kline_1m"])
+    check.check(connection="a", last_push={}, venue_now=T0)
+    reported = [
+        second
+        for second in range(1, 200)
+        if check.check(connection="a", last_push={}, venue_now=T0 + timedelta(seconds=second))
+    ]
+    assert reported == [6, 11, 21, 41, 81, 141], "pauses of 5, 10, 20, 40, then capped at 60 s"
+    alive = {"kline_1m": T0 + timedelta(seconds=200)}
+    assert check.check(connection="a", last_push=alive, venue_now=T0 + timedelta(seconds=201)) == []
+    assert check.check(connection="a", last_push=alive, venue_now=T0 + timedelta(seconds=206)) != []
+
+
+def test_a_new_connection_restarts_every_bound() -> None:
+    check = SilenceCheck(["XAUT-USDT@kline_1m"])
+    check.check(connection="a", last_push={}, venue_now=T0)
+    assert check.check(connection="b", last_push={}, venue_now=T0 + timedelta(seconds=30)) == []
+    assert check.check(connection="b", last_push={}, venue_now=T0 + timedelta(seconds=36)) != []
