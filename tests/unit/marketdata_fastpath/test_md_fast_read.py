@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from harness.frame_fuzz import json_values, mutate_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,18 +135,6 @@ def test_edge_frames_get_the_general_verdict(text: str) -> None:
     assert fast(text) == general(text)
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.sampled_from(["94977.3", "0", "-0", "-1", "NaN", "sNaN", "Infinity", "1e400", "1E-7", "", "00.10"])
-    | st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str)
-    | st.text(max_size=6),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
-    ),
-    max_leaves=8,
-)
 FIELDS = [
     "o",
     "h",
@@ -179,17 +168,7 @@ def test_fuzz_mutated_compact_frames(stream: str, data: st.DataObject) -> None:
             else:
                 frame[key] = data.draw(json_values | st.sampled_from([f"BTC-USDT@{s}" for s in DATA]))
             continue
-        target = frame.get("data")
-        if isinstance(target, list) and target:
-            target = target[0]
-        if not isinstance(target, dict):
-            frame["data"] = data.draw(json_values)
-            continue
-        key = data.draw(st.sampled_from(FIELDS))
-        if data.draw(st.booleans()):
-            target.pop(key, None)
-        else:
-            target[key] = data.draw(json_values)
+        mutate_data(frame, data, FIELDS)
     raw = compact(frame)
     assert fast(raw) == general(raw)
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from harness.frame_fuzz import json_values, mutate_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -216,18 +217,6 @@ def test_utc_from_ms_is_aware_utc_at_the_boundary() -> None:
 
 # --- fuzz: only FrameError or a valid result -------------------------------------------------------
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.decimals(allow_nan=False, places=4).map(str)
-    | st.text(max_size=8)
-    | st.sampled_from(["67000.5", "0", "-1", "NaN", "1e400", ""]),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 FIELDS = ["o", "h", "l", "c", "v", "T", "q", "p", "m", "s", "E", "u", "b", "B", "a", "A"]
 FIELDS += ["action", "lastUpdateId", "time", "bids", "asks", "data", "dataType", "code", "ts"]
 
@@ -289,17 +278,7 @@ def test_fuzz_random_json(value: Any, topic: str | None) -> None:
 def test_fuzz_mutated_valid_frames(body: dict[str, Any], data: st.DataObject) -> None:
     mutated = json.loads(json.dumps(body))
     for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        target = mutated["data"]
-        if isinstance(target, list) and target:
-            target = target[data.draw(st.integers(min_value=0, max_value=len(target) - 1))]
-        if not isinstance(target, dict):
-            mutated["data"] = data.draw(json_values)
-            continue
-        key = data.draw(st.sampled_from(FIELDS))
-        if data.draw(st.booleans()):
-            target.pop(key, None)
-        else:
-            target[key] = data.draw(json_values)
+        mutate_data(mutated, data, FIELDS)
     _decode_and_parse(wire(mutated))
 
 
