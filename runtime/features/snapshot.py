@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tradeplane.embedded.statefile import write_atomic
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, gap_json, iso
 from tradeplane.runtime.features.plan import FeaturePlan
 from tradeplane.runtime.marketdata import grid
@@ -250,8 +250,8 @@ def build_snapshot(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{hex_digest}.parquet"
     manifest_path = directory / f"{hex_digest}.manifest.json"
-    _write_atomic(path, data)
-    _write_atomic(manifest_path, canonical_json(manifest) + b"\n")
+    write_atomic(path, data)
+    write_atomic(manifest_path, canonical_json(manifest) + b"\n")
     return Snapshot(
         hash=digest,
         path=path,
@@ -319,13 +319,3 @@ def _manifest(
         "mode": mode,
         "source": source.to_json(),
     }
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write then rename, so a reader never sees a half file under a content-hash name."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    temporary.replace(path)

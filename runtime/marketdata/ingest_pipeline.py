@@ -19,6 +19,7 @@ from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.rows import Candle, DepthRow, JournalEntry, Provenance, TradeRow
 from tradeplane.runtime.marketdata.sequencing import KlineSequencer, TradeDeduper
+from tradeplane.runtime.marketdata.watchdog import stream_of
 from tradeplane.runtime.venue.payloads_market import (
     IncrementalDepth,
     KlineUpdate,
@@ -50,11 +51,6 @@ class Batch:
 
     def __len__(self) -> int:
         return self.frames
-
-
-def stream_of(topic: str) -> str:
-    """``XAUT-USDT@kline_1m`` -> ``kline_1m`` (a metric label)."""
-    return topic.partition("@")[2] or "unknown"
 
 
 MAX_TOPICS = 256

@@ -36,12 +36,12 @@ from tradeplane.runtime.marketdata.gaps import heal_open, scan_candles
 from tradeplane.runtime.marketdata.ingest_committer import RETRY_S, BatchCommitter
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
-from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline, stream_of
+from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.ingest_source import RawFrame, Reconnected, raw_frames
 from tradeplane.runtime.marketdata.lease import FencedWriter, Lease, LeaseLost, release, renew, wait_for_lease
 from tradeplane.runtime.marketdata.retention import RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.waiting import wait_or_timeout
-from tradeplane.runtime.marketdata.watchdog import SilenceCheck
+from tradeplane.runtime.marketdata.watchdog import SilenceCheck, stream_of
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.errors import VenueError
 

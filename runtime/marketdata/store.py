@@ -42,7 +42,6 @@ from tradeplane.runtime.marketdata.store_reads import (
     funding_times,
     last_closed_candle,
     mark_prices_between,
-    prune,
     revisions,
     table_checksum,
     trades_between,
@@ -74,7 +73,6 @@ __all__ = [
     "journal_frames",
     "last_closed_candle",
     "mark_prices_between",
-    "prune",
     "revisions",
     "table_checksum",
     "trades_between",
@@ -172,6 +170,16 @@ async def upsert_funding_rates(
     return await _upsert(conn, funding_rates, values, ("rate",))
 
 
+def _provenance_columns(provenances: Sequence[Provenance]) -> tuple[list[int], list[str | None], list[str]]:
+    """received_at, connection_id and payload_hash per row, in the bulk statements' column order:
+    every row the ingestor writes names the frame it came from."""
+    return (
+        [micros(p.received_at, "received_at") for p in provenances],
+        [p.connection_id for p in provenances],
+        [p.payload_hash for p in provenances],
+    )
+
+
 async def insert_trades(
     conn: AsyncConnection, key: MarketKey, rows: Sequence[TradeRow], provenance: Provenance
 ) -> int:
@@ -199,9 +207,7 @@ async def insert_trades_from(
         [row.quantity for row, _ in kept],
         [row.buyer_is_maker for row, _ in kept],
         [p.source for _, p in kept],
-        [micros(p.received_at, "received_at") for _, p in kept],
-        [p.connection_id for _, p in kept],
-        [p.payload_hash for _, p in kept],
+        *_provenance_columns([p for _, p in kept]),
     )
 
 
@@ -229,9 +235,7 @@ async def insert_depth_from(
         [row.update_id for row, _ in kept],
         [row.action for row, _ in kept],
         [row.frame for row, _ in kept],
-        [micros(p.received_at, "received_at") for _, p in kept],
-        [p.connection_id for _, p in kept],
-        [p.payload_hash for _, p in kept],
+        *_provenance_columns([p for _, p in kept]),
     )
 
 

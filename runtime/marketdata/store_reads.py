@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -233,27 +233,3 @@ async def prune_older(
         oldest = select(*keys).where(*doomed).order_by(column).limit(limit)
         statement = delete(resolved).where(tuple_(*keys).in_(oldest))
     return (await connection.execute(statement)).rowcount
-
-
-async def prune(
-    engine: AsyncEngine,
-    key: MarketKey,
-    *,
-    now: datetime,
-    journal_max_age: timedelta | None,
-    depth_max_age: timedelta | None,
-    trades_max_age: timedelta | None,
-) -> dict[str, int]:
-    """Delete ``key``'s rows strictly older than each bound (``None``: keep all) in one transaction;
-    rows deleted per table name. The ingestor prunes in fenced chunks instead (``retention``)."""
-    bounds = {
-        raw_journal.name: journal_max_age,
-        depth_updates.name: depth_max_age,
-        trades.name: trades_max_age,
-    }
-    async with engine.begin() as connection:
-        return {
-            table: await prune_older(connection, key, table, now - max_age)
-            for table, max_age in bounds.items()
-            if max_age is not None
-        }

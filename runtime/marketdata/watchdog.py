@@ -23,6 +23,11 @@ CADENCES: dict[str, timedelta] = {
 DEFAULT_FACTOR = 5
 
 
+def stream_of(topic: str) -> str:
+    """``XAUT-USDT@kline_1m`` -> ``kline_1m`` (a metric label, and the pipeline's key per stream)."""
+    return topic.partition("@")[2] or "unknown"
+
+
 def stream_kind(topic: str) -> str:
     """``BTC-USDT@kline_1m`` -> ``kline``; ``BTC-USDT@depth5@200ms`` -> ``depth``."""
     stream = topic.partition("@")[2]
@@ -103,7 +108,7 @@ class SilenceCheck:
             for topic in self.topics:
                 self.watchdog.watch(topic, venue_now)
         for topic in self.topics:
-            pushed = last_push.get(topic.partition("@")[2])
+            pushed = last_push.get(stream_of(topic))
             if pushed is not None:
                 self.watchdog.note(topic, pushed)
         overdue = self.watchdog.overdue(venue_now)

@@ -6,7 +6,7 @@ Expected rows are built from the inputs and read back with raw SQL.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,9 @@ from integration.marketdata_store.builders import KEY, MINUTE, OTHER, START, dep
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.runtime.marketdata import store
+from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.lease import PlainWriter
+from tradeplane.runtime.marketdata.retention import RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.rows import JournalEntry, MarkCandle, TradeRow, UpsertCounts
 
 pytestmark = pytest.mark.integration
@@ -182,6 +184,18 @@ async def test_journal_takes_a_sha256_the_caller_already_has(engine: AsyncEngine
     assert fetch(url(engine), "SELECT payload_sha256 FROM tradeplane.market_raw_journal") == [("ab" * 32,)]
 
 
+def retention(
+    now: datetime,
+    *,
+    journal: timedelta | None = None,
+    depth: timedelta | None = None,
+    trades: timedelta | None = None,
+) -> RetentionJob:
+    """The ingestor's retention for KEY with both clocks fixed at ``now``."""
+    policy = RetentionPolicy(journal, depth, trades)
+    return RetentionJob(KEY, policy, IngestMetrics(), interval=timedelta(minutes=10), clock=lambda: now)
+
+
 async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEngine) -> None:
     now = START + timedelta(days=10)
     ages = [timedelta(days=d) for d in (1, 3, 5, 8)]  # how old each row is at ``now``
@@ -198,13 +212,8 @@ async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEng
             )
             aged = [trade(0)._replace(time=now - a, trade_key=str(i)) for i, a in enumerate(ages)]
             await store.insert_trades(connection, market, aged, provenance())
-    deleted = await store.prune(
-        engine,
-        KEY,
-        now=now,
-        journal_max_age=timedelta(days=4),
-        depth_max_age=timedelta(days=3),
-        trades_max_age=None,
+    deleted = await retention(now, journal=timedelta(days=4), depth=timedelta(days=3)).prune(
+        PlainWriter(engine)
     )
     assert deleted == {"market_raw_journal": 2, "market_depth_updates": 2}, "a row exactly 3 days old stays"
     counts = fetch(
@@ -220,10 +229,7 @@ async def test_prune_deletes_only_what_is_older_than_each_bound(engine: AsyncEng
         f"SELECT min(exchange_time) FROM tradeplane.market_depth_updates WHERE symbol = '{KEY.symbol}'",
     )
     assert remaining == [(now - timedelta(days=3),)]
-    assert (
-        await store.prune(engine, KEY, now=now, journal_max_age=None, depth_max_age=None, trades_max_age=None)
-        == {}
-    )
+    assert await retention(now).prune(PlainWriter(engine)) == {}
 
 
 async def test_checksums_of_unknown_tables_and_empty_ones(engine: AsyncEngine) -> None:

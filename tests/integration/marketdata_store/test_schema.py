@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tradeplane.runtime.marketdata import lease, store
+from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
+from tradeplane.runtime.marketdata.retention import RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.rows import JournalEntry, MarkCandle, TradeRow
 from tradeplane.runtime.marketdata.tables import METADATA
 
@@ -80,10 +82,10 @@ async def test_the_application_role_can_ingest(app_engine: AsyncEngine) -> None:
     assert len(await store.revisions(app_engine, KEY, "1m")) == 1
     await lease.renew(app_engine, held, ttl=timedelta(minutes=1))
     await lease.release(app_engine, held)
-    deleted = await store.prune(
-        app_engine, KEY, now=START + timedelta(days=1), journal_max_age=timedelta(0),
-        depth_max_age=timedelta(0), trades_max_age=timedelta(0),
-    )  # fmt: skip
+    now = START + timedelta(days=1)
+    policy = RetentionPolicy(journal=timedelta(0), depth=timedelta(0), trades=timedelta(0))
+    job = RetentionJob(KEY, policy, IngestMetrics(), interval=timedelta(minutes=10), clock=lambda: now)
+    deleted = await job.prune(lease.PlainWriter(app_engine))
     assert deleted == {"market_raw_journal": 1, "market_depth_updates": 1, "market_trades": 1}
 
 

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unit.featureset.builders import CONTRACT, SAMPLE, SPEC, T0, TARGET, inputs
 
 from tradeplane.crds.featureset import FEATURE_TRANSFORMS, FeatureSetSpec, FeatureSetStatus
 from tradeplane.reconcilers.dataset_build import (
     REQUEST_ANNOTATION,
     RETRY_FAILED,
-    BuildTarget,
     JobObservation,
     SnapshotRecord,
 )
-from tradeplane.reconcilers.featureset import CONTRACT_READY, FeatureSetInputs, reconcile_featureset
+from tradeplane.reconcilers.featureset import CONTRACT_READY, reconcile_featureset
 from tradeplane.reconcilers.kinds import conditions_of
 from tradeplane.reconcilers.references import Observed, references
 from tradeplane.reconcilers.requeue import recheck_due
@@ -32,17 +30,6 @@ from tradeplane.runtime.workloads.spec import RestartPolicy, WorkloadKind, Workl
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[3]
-T0 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
-SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "featureset.yaml").read_text())
-SPEC = FeatureSetSpec.model_validate(SAMPLE["spec"])
-CONTRACT = FeatureContract.from_spec(SPEC)
-TARGET = BuildTarget(
-    instrument_json='{"metadata":{"name":"xaut-usdt"}}',
-    venue_json='{"metadata":{"name":"bingx-paper"}}',
-    contract_json=CONTRACT.to_json(),
-    fingerprint=CONTRACT.fingerprint,
-)
 SNAPSHOT = SnapshotRecord(
     hash="sha256:" + "ab" * 32,
     rows=1380,
@@ -53,25 +40,6 @@ SNAPSHOT = SnapshotRecord(
     count=2,
 )
 RUNNING = WorkloadStatus(exists=True, running=True, message="running (pid 7)")
-
-
-def inputs(**changes: Any) -> FeatureSetInputs:
-    refs = references(SPEC)
-    ready = changes.pop("ready", True)
-    base = FeatureSetInputs(
-        namespace="default",
-        name="gold-1m",
-        uid="uid-1",
-        spec=SPEC,
-        contract=CONTRACT,
-        refs=refs,
-        observed={ref: Observed(exists=True, ready=ready) for ref in refs},
-        status=None,
-        generation=1,
-        now=T0,
-        target=TARGET if ready else None,
-    )
-    return replace(base, **changes)
 
 
 def ready_of(status: dict[str, Any], condition: str = "Ready") -> tuple[str, str, str]:

@@ -7,48 +7,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client
+from unit.featureset.builders import inputs
 
-from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.operator.featureset import builds_in_pods
-from tradeplane.reconcilers.dataset_build import DATASET_CLAIM, DATASET_DIR, BuildTarget
-from tradeplane.reconcilers.featureset import FeatureSetInputs, reconcile_featureset
-from tradeplane.reconcilers.references import Observed, references
-from tradeplane.runtime.features.contract import FeatureContract
+from tradeplane.reconcilers.dataset_build import DATASET_CLAIM, DATASET_DIR
+from tradeplane.reconcilers.featureset import reconcile_featureset
 from tradeplane.runtime.workloads.kubernetes import KubernetesDriver, build_job
 from tradeplane.runtime.workloads.local import LocalProcessDriver
 from tradeplane.runtime.workloads.spec import VolumeMount, WorkloadSpec
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[3]
-SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "featureset.yaml").read_text())
-SPEC = FeatureSetSpec.model_validate(SAMPLE["spec"])
-CONTRACT = FeatureContract.from_spec(SPEC)
-
 
 def build_job_of(*, in_pods: bool) -> WorkloadSpec:
-    refs = references(SPEC)
-    target = BuildTarget(
-        instrument_json='{"metadata":{"name":"xaut-usdt"}}',
-        venue_json='{"metadata":{"name":"bingx-paper"}}',
-        contract_json=CONTRACT.to_json(),
-        fingerprint=CONTRACT.fingerprint,
-    )
     plan = reconcile_featureset(
-        FeatureSetInputs(
-            namespace="default",
-            name="gold-1m",
-            uid="uid-1",
-            spec=SPEC,
-            contract=CONTRACT,
-            refs=refs,
-            observed={ref: Observed(exists=True, ready=True) for ref in refs},
-            status=None,
-            generation=1,
+        inputs(
             now=datetime(2026, 11, 24, 12, tzinfo=UTC),
-            target=target,
             database_secret="tradeplane-database" if in_pods else None,
             in_pods=in_pods,
         )
