@@ -1,9 +1,14 @@
 """The standard feature set: formulas only; :mod:`kernels` turns each into a batch column and a live step.
 
-Why formulas look the way they do: each is written once and must give the same value on a whole
-history and on one window to 1e-12, so windows are centred on the current value before summing
+Why formulas look the way they do: each is written once and must give the same bits on a whole
+history and on one window, on any machine, so every window sum is
+:func:`~tradeplane.runtime.features.ordered.ordered_sum` (left to right, never ``numpy.sum``,
+``einsum`` or ``dot``, whose order and fused multiply-adds depend on the array layout, the SIMD
+build and the BLAS). Windows are centred on the current value before summing
 (``close / sma - 1 == -mean(w - c) / (c + mean(w - c))``) and recursive filters run on price changes,
-never on price levels (see :mod:`recurrence`). Degenerate windows have defined values instead of
+never on price levels (see :mod:`recurrence`), so the values are also accurate, not only repeatable.
+Squares are products (``x * x``), never ``x ** 2``: on a scalar that is libm's ``pow``, whose last
+bit need not match the array path's multiply. Degenerate windows have defined values instead of
 NaN (a flat window has %B 0.5 and volume z-score 0), because NaN means only "not ready".
 
 Units: returns are natural-log per window; volatilities are per bar (not annualised); distances are
@@ -29,6 +34,7 @@ from tradeplane.runtime.features.kernels import (
     Step,
     previous_bars,
 )
+from tradeplane.runtime.features.ordered import ordered_sum
 from tradeplane.runtime.features.recurrence import Recurrence
 from tradeplane.runtime.features.registry import (
     FeatureDef,
@@ -94,11 +100,13 @@ def _true_range(bar: Any, previous: Any) -> Any:
 
 
 def _parkinson_term(bar: Any, previous: Any) -> Any:
-    return np.log(bar.high / bar.low) ** 2
+    spread = np.log(bar.high / bar.low)
+    return spread * spread  # not ``** 2``: a scalar power is libm's pow, an array's is a multiply
 
 
 def _garman_klass_term(bar: Any, previous: Any) -> Any:
-    return 0.5 * np.log(bar.high / bar.low) ** 2 - (2.0 * LN2 - 1.0) * np.log(bar.close / bar.open) ** 2
+    spread, body = np.log(bar.high / bar.low), np.log(bar.close / bar.open)
+    return 0.5 * (spread * spread) - (2.0 * LN2 - 1.0) * (body * body)
 
 
 def _bar_return(bar: Any, previous: Any) -> Any:
@@ -121,16 +129,16 @@ def _log_return(close: Any) -> Any:
 
 
 def _root_mean(window: Any, scale: float = 1.0) -> Any:
-    return np.sqrt(np.maximum(window.sum(axis=-1) / (window.shape[-1] * scale), 0.0))
+    return np.sqrt(np.maximum(ordered_sum(window) / (window.shape[-1] * scale), 0.0))
 
 
 def _root_mean_square(window: Any) -> Any:
-    return np.sqrt(np.einsum("...i,...i->...", window, window) / window.shape[-1])
+    return np.sqrt(ordered_sum(window * window) / window.shape[-1])
 
 
 def _mean_offset(close: Any) -> Any:
     """``mean(w) - c`` from ``w - c``: small numbers, so no cancellation against the price level."""
-    return (close - close[..., -1:]).sum(axis=-1) / close.shape[-1]
+    return ordered_sum(close - close[..., -1:]) / close.shape[-1]
 
 
 def _centred(close: Any) -> tuple[Any, Any]:
@@ -140,8 +148,8 @@ def _centred(close: Any) -> tuple[Any, Any]:
     deviation itself, so the subtraction loses only a few ulps (unlike raw-price ``E[x^2] - E[x]^2``).
     """
     offset = close - close[..., -1:]
-    mean = offset.sum(axis=-1) / close.shape[-1]
-    square = np.einsum("...i,...i->...", offset, offset) / close.shape[-1]
+    mean = ordered_sum(offset) / close.shape[-1]
+    square = ordered_sum(offset * offset) / close.shape[-1]
     return mean, np.sqrt(np.maximum(square - mean * mean, 0.0))
 
 
@@ -167,8 +175,8 @@ def _zscore(window: Any) -> Any:
 
 def _vwap_distance(typical: Any, volume: Any, close: Any) -> Any:
     """``close / vwap - 1`` from ``vwap - close = sum((tp - c) v) / sum(v)``; no volume means vwap = close."""
-    total = volume.sum(axis=-1)
-    offset = _ratio(np.einsum("...i,...i->...", typical - close[..., -1:], volume), total, 0.0)
+    total = ordered_sum(volume)
+    offset = _ratio(ordered_sum((typical - close[..., -1:]) * volume), total, 0.0)
     return -offset / (close[..., -1] + offset)
 
 
