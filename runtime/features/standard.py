@@ -8,8 +8,10 @@ build and the BLAS). Windows are centred on the current value before summing
 (``close / sma - 1 == -mean(w - c) / (c + mean(w - c))``) and recursive filters run on price changes,
 never on price levels (see :mod:`recurrence`), so the values are also accurate, not only repeatable.
 Squares are products (``x * x``), never ``x ** 2``: on a scalar that is libm's ``pow``, whose last
-bit need not match the array path's multiply. Degenerate windows have defined values instead of
-NaN (a flat window has %B 0.5 and volume z-score 0), because NaN means only "not ready".
+bit need not match the array path's multiply. Logarithms, sines and cosines come from
+:mod:`portable_math`, not numpy or libm, whose last bits depend on the CPU (AVX-512, FMA).
+Degenerate windows have defined values instead of NaN (a flat window has %B 0.5 and volume
+z-score 0), because NaN means only "not ready".
 
 Units: returns are natural-log per window; volatilities are per bar (not annualised); distances are
 ``value / reference - 1``; ATR and MACD are divided by the close unless ``normalize: 0``, so a model
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tradeplane.runtime.features import portable_math
 from tradeplane.runtime.features.inputs import Bar, Bars, FloatArray, FundingSchedule, Inputs
 from tradeplane.runtime.features.kernels import (
     Instant,
@@ -50,7 +53,7 @@ DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
 MONDAY_MS = 4 * DAY_MS
 """1970-01-05, the first Monday after the epoch: day-of-week phase is measured from Monday 00:00 UTC."""
-LN2 = math.log(2.0)
+LN2 = portable_math.log(2.0)
 
 BARS = frozenset({Stream.BARS})
 STANDARD = Registry()
@@ -78,7 +81,7 @@ def _typical_price(bar: Any, previous: Any) -> Any:
 
 
 def _log_change(bar: Any, previous: Any) -> Any:
-    return np.log(bar.close / previous.close)
+    return portable_math.log(bar.close / previous.close)
 
 
 def _change(bar: Any, previous: Any) -> Any:
@@ -100,17 +103,17 @@ def _true_range(bar: Any, previous: Any) -> Any:
 
 
 def _parkinson_term(bar: Any, previous: Any) -> Any:
-    spread = np.log(bar.high / bar.low)
+    spread = portable_math.log(bar.high / bar.low)
     return spread * spread  # not ``** 2``: a scalar power is libm's pow, an array's is a multiply
 
 
 def _garman_klass_term(bar: Any, previous: Any) -> Any:
-    spread, body = np.log(bar.high / bar.low), np.log(bar.close / bar.open)
+    spread, body = portable_math.log(bar.high / bar.low), portable_math.log(bar.close / bar.open)
     return 0.5 * (spread * spread) - (2.0 * LN2 - 1.0) * (body * body)
 
 
 def _bar_return(bar: Any, previous: Any) -> Any:
-    return np.log(bar.close / bar.open)
+    return portable_math.log(bar.close / bar.open)
 
 
 def _bar_range(bar: Any, previous: Any) -> Any:
@@ -125,7 +128,7 @@ def _last(window: Any) -> Any:
 
 
 def _log_return(close: Any) -> Any:
-    return np.log(close[..., -1] / close[..., 0])
+    return portable_math.log(close[..., -1] / close[..., 0])
 
 
 def _root_mean(window: Any, scale: float = 1.0) -> Any:
@@ -181,10 +184,6 @@ def _vwap_distance(typical: Any, volume: Any, close: Any) -> Any:
 
 
 # ---- point-in-time formulas: (close_time_ms, close, funding, mark, schedule) ----------------------
-
-
-def _phase(time_ms: Any, origin_ms: int, period_ms: int) -> Any:
-    return 2.0 * math.pi * ((time_ms - origin_ms) % period_ms) / period_ms
 
 
 def _hours_to_next_funding(time_ms: Any, schedule: FundingSchedule) -> Any:
@@ -388,14 +387,14 @@ _define(
     inputs=frozenset({Stream.MARK}),
 )
 for _name, _origin, _period, _wave in (
-    ("time.hour_sin", 0, DAY_MS, np.sin),
-    ("time.hour_cos", 0, DAY_MS, np.cos),
-    ("time.weekday_sin", MONDAY_MS, WEEK_MS, np.sin),
-    ("time.weekday_cos", MONDAY_MS, WEEK_MS, np.cos),
+    ("time.hour_sin", 0, DAY_MS, portable_math.turn_sin),
+    ("time.hour_cos", 0, DAY_MS, portable_math.turn_cos),
+    ("time.weekday_sin", MONDAY_MS, WEEK_MS, portable_math.turn_sin),
+    ("time.weekday_cos", MONDAY_MS, WEEK_MS, portable_math.turn_cos),
 ):
     _define(
         _name,
-        f"{_wave.__name__} of the close time's phase in the {'day' if _period == DAY_MS else 'week'} (UTC)",
-        lambda p, o=_origin, n=_period, w=_wave: Instant(lambda t, c, f, m, s: w(_phase(t, o, n))),
+        f"{_name[-3:]} of the close time's phase in the {'day' if _period == DAY_MS else 'week'} (UTC)",
+        lambda p, o=_origin, n=_period, w=_wave: Instant(lambda t, c, f, m, s: w(t - o, n)),
         inputs=frozenset({Stream.CLOCK}),
     )

@@ -1,10 +1,11 @@
-"""Build the golden window's dataset snapshot file in this process and describe the BLAS it ran with.
+"""Build the golden window's dataset snapshot file in this process and describe the arithmetic it ran on.
 
-Run by test_reproducible_snapshots.py as ``python snapshot_in_process.py OUT.parquet`` under varied
-OpenBLAS settings. Prints one JSON line: the sha256 of the Parquet bytes written to OUT, the kernel
-and thread count every loaded OpenBLAS reports (read from the libraries themselves, so a setting the
-library ignored is caught), and the digest of a plain matrix product that does depend on the kernel
-(proof that the settings really changed the arithmetic BLAS does in this process).
+Run by test_reproducible_snapshots.py as ``python snapshot_in_process.py OUT.parquet`` under settings
+that make this CPU behave like an older one. Prints one JSON line: the sha256 of the Parquet bytes
+written to OUT; the kernel and thread count every loaded OpenBLAS reports and the numpy SIMD levels
+in use (read from the libraries themselves, so a setting that was ignored is caught); and digests of
+computations that do change with those settings (a matrix product, a long dot product, numpy's and
+the C library's logarithm), proof that the settings really changed the arithmetic in this process.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
+from numpy._core._multiarray_umath import __cpu_features__
 
 from tradeplane.runtime.features.parity import SimWindow, parity_contract, sim_inputs
 from tradeplane.runtime.features.snapshot import parquet_bytes
@@ -38,6 +41,19 @@ def openblas_state() -> list[dict[str, object]]:
     return found
 
 
+def digest(values: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
+
+
+def math_probe() -> dict[str, str]:
+    """Digests of numpy's and the C library's logarithm of fixed inputs (both vary by CPU)."""
+    values = np.random.default_rng(3).uniform(0.5, 2.0, size=20_000)
+    return {
+        "numpy_log": digest(np.log(values)),
+        "libm_log": digest(np.array([math.log(value) for value in values.tolist()])),
+    }
+
+
 def blas_probe() -> dict[str, str]:
     """Digests of a small matrix product (its bits change with the kernel: the shape of the blocked
     scan the recurrences once used) and of a long dot product (its bits change with the threads)."""
@@ -46,8 +62,8 @@ def blas_probe() -> dict[str, str]:
     size = 1 << 20  # long enough that OpenBLAS splits it between threads
     vector = rng.normal(size=size) * np.exp2(rng.integers(-30, 30, size=size))  # order-sensitive sum
     return {
-        "matmul": hashlib.sha256((left @ right).tobytes()).hexdigest(),
-        "dot": hashlib.sha256(np.dot(vector, np.ones(size)).tobytes()).hexdigest(),
+        "matmul": digest(left @ right),
+        "dot": digest(np.dot(vector, np.ones(size))),
     }
 
 
@@ -65,6 +81,8 @@ def main(out: Path) -> int:
         "sha256": hashlib.sha256(data).hexdigest(),
         "openblas": openblas_state(),
         "blas_probe": blas_probe(),
+        "math_probe": math_probe(),
+        "numpy_simd": sorted(name for name in ("X86_V3", "X86_V4") if __cpu_features__.get(name)),
     }
     print(json.dumps(report, sort_keys=True))
     return 0

@@ -1,11 +1,13 @@
-"""A dataset snapshot is the same bytes whatever BLAS kernel and thread count the machine runs.
+"""A dataset snapshot is the same bytes on every CPU family, BLAS kernel and thread count.
 
-The golden window's snapshot file is built in fresh interpreters under every OpenBLAS kernel this
-CPU can execute (a Nehalem, Sandybridge, Haswell or SkylakeX build of the same library, which is what
-a machine of that CPU family would pick) with one and two threads. Each run reports the kernel and
-thread count the loaded libraries say they use, and the digests of a matrix product and a dot
-product that do change with them, so a setting that silently did nothing cannot pass as a proof.
-The Parquet bytes and their sha256 must be identical in every run, and equal to this process's.
+The golden window's snapshot file is built in fresh interpreters, each made to compute like a CPU
+of one family that this machine can stand in for: the OpenBLAS kernel that family would get
+(Nehalem, Sandybridge, Haswell, SkylakeX), numpy's SIMD code limited to what it has (no AVX2 before
+Haswell, no AVX-512 before SkylakeX), and the C library's math without FMA where the family has none;
+each with one and two BLAS threads. Every run reports what the libraries say they use, and digests
+of computations that do change with these settings (a matrix product, a dot product, numpy's and the
+C library's logarithm), so a setting that silently did nothing cannot pass as a proof. The Parquet
+bytes and their sha256 must be identical in every run, and equal to this process's.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import os
 import platform
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
 from tradeplane.runtime.features.parity import SimWindow, parity_contract, sim_inputs
 from tradeplane.runtime.features.snapshot import parquet_bytes
@@ -26,24 +30,53 @@ from tradeplane.runtime.features.snapshot import parquet_bytes
 pytestmark = pytest.mark.unit
 
 BUILDER = Path(__file__).with_name("snapshot_in_process.py")
-KERNELS = (("Nehalem", "sse4_2"), ("Sandybridge", "avx"), ("Haswell", "avx2"), ("SkylakeX", "avx512f"))
-"""OpenBLAS x86-64 kernels and the CPU flag each needs (a kernel the CPU cannot run would crash)."""
 THREADS = (1, 2)
+NO_FMA = "glibc.cpu.hwcaps=-AVX2_Usable,-FMA_Usable,-AVX2,-FMA"
+"""The C library's hardware-capability mask without FMA and AVX2 (both spellings glibc has used)."""
 
 
-def runnable_kernels() -> list[str]:
-    assert platform.machine() in ("x86_64", "AMD64"), "list this architecture's OpenBLAS kernels here"
+@dataclass(frozen=True)
+class Family:
+    kernel: str
+    """OpenBLAS kernel (``OPENBLAS_CORETYPE``) a CPU of this family gets."""
+    flag: str
+    """The /proc/cpuinfo flag this CPU needs to run that kernel."""
+    numpy_simd: tuple[str, ...]
+    """numpy SIMD levels a CPU of this family has (the others are disabled)."""
+    fma: bool
+
+
+FAMILIES = (
+    Family("Nehalem", "sse4_2", (), fma=False),
+    Family("Sandybridge", "avx", (), fma=False),
+    Family("Haswell", "avx2", ("X86_V3",), fma=True),
+    Family("SkylakeX", "avx512f", ("X86_V3", "X86_V4"), fma=True),
+)
+
+
+def runnable_families() -> list[Family]:
+    assert platform.machine() in ("x86_64", "AMD64"), "list this architecture's CPU families here"
     flags: set[str] = set()
     for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
         if line.startswith("flags"):
             flags = set(line.split(":", 1)[1].split())
             break
-    return [kernel for kernel, flag in KERNELS if flag in flags]
+    return [family for family in FAMILIES if family.flag in flags]
 
 
-def build_in_subprocess(kernel: str, threads: int, out: Path) -> dict[str, object]:
-    environment = {**os.environ, "OPENBLAS_CORETYPE": kernel, "OPENBLAS_NUM_THREADS": str(threads)}
+def environment_of(family: Family, threads: int) -> dict[str, str]:
+    """This process's environment, made to compute like ``family`` with ``threads`` BLAS threads."""
+    available = [target for target in __cpu_dispatch__ if __cpu_features__.get(target)]
+    keep = family.numpy_simd[-1] if family.numpy_simd else None
+    disabled = available[available.index(keep) + 1 :] if keep in available else available
+    environment = {**os.environ, "OPENBLAS_CORETYPE": family.kernel, "OPENBLAS_NUM_THREADS": str(threads)}
+    environment["NPY_DISABLE_CPU_FEATURES"] = " ".join(disabled)
+    environment["GLIBC_TUNABLES"] = "" if family.fma else NO_FMA
     environment.pop("OMP_NUM_THREADS", None)
+    return environment
+
+
+def build_in_subprocess(environment: dict[str, str], out: Path) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, str(BUILDER), str(out)],
         env=environment,
@@ -57,9 +90,9 @@ def build_in_subprocess(kernel: str, threads: int, out: Path) -> dict[str, objec
     return report
 
 
-def test_the_snapshot_bytes_do_not_depend_on_the_blas_kernel_or_threads(tmp_path: Path) -> None:
-    kernels = runnable_kernels()
-    assert len(kernels) >= 2, f"this CPU offers OpenBLAS kernels {kernels}: nothing to compare"
+def test_the_snapshot_bytes_do_not_depend_on_the_cpu_family_blas_kernel_or_threads(tmp_path: Path) -> None:
+    families = runnable_families()
+    assert len(families) >= 2, f"this CPU stands in for {families}: nothing to compare"
     contract, inputs = parity_contract(), sim_inputs(SimWindow())
     bars = inputs.bars
     here = parquet_bytes(
@@ -70,21 +103,26 @@ def test_the_snapshot_bytes_do_not_depend_on_the_blas_kernel_or_threads(tmp_path
         contract.fingerprint,
     )
     matmul_by_kernel: dict[str, set[str]] = {}
-    dot_by_threads: dict[tuple[str, int], str] = {}
-    for kernel in kernels:
+    dot_by_run: dict[tuple[str, int], str] = {}
+    logs: set[tuple[str, str]] = set()
+    for family in families:
         for threads in THREADS:
-            out = tmp_path / f"{kernel}-{threads}.parquet"
-            report = build_in_subprocess(kernel, threads, out)
+            out = tmp_path / f"{family.kernel}-{threads}.parquet"
+            report = build_in_subprocess(environment_of(family, threads), out)
             assert report["openblas"], "no OpenBLAS was loaded: the settings were not exercised"
             for library in report["openblas"]:  # type: ignore[attr-defined]
-                assert library == {"core": kernel, "threads": threads}, (kernel, threads, report)
-            probe: dict[str, str] = report["blas_probe"]  # type: ignore[assignment]
-            matmul_by_kernel.setdefault(kernel, set()).add(probe["matmul"])
-            dot_by_threads[kernel, threads] = probe["dot"]
+                assert library == {"core": family.kernel, "threads": threads}, (family, threads, report)
+            assert report["numpy_simd"] == list(family.numpy_simd), (family, report)
+            blas: dict[str, str] = report["blas_probe"]  # type: ignore[assignment]
+            math: dict[str, str] = report["math_probe"]  # type: ignore[assignment]
+            matmul_by_kernel.setdefault(family.kernel, set()).add(blas["matmul"])
+            dot_by_run[family.kernel, threads] = blas["dot"]
+            logs.add((math["numpy_log"], math["libm_log"]))
             data = out.read_bytes()
             assert report["sha256"] == hashlib.sha256(data).hexdigest()
-            assert data == here, f"snapshot bytes differ under {kernel} with {threads} thread(s)"
-    # the settings did change what BLAS computes: one product per kernel, all kernels differ
+            assert data == here, f"snapshot bytes differ computing like {family.kernel}, {threads} thread(s)"
+    # the settings did change the arithmetic: BLAS per kernel and per thread count, logarithms per family
     assert all(len(digests) == 1 for digests in matmul_by_kernel.values())
-    assert len({next(iter(digests)) for digests in matmul_by_kernel.values()}) == len(kernels)
-    assert all(dot_by_threads[kernel, 1] != dot_by_threads[kernel, 2] for kernel in kernels)
+    assert len({next(iter(digests)) for digests in matmul_by_kernel.values()}) == len(families)
+    assert all(dot_by_run[family.kernel, 1] != dot_by_run[family.kernel, 2] for family in families)
+    assert len(logs) >= 2, "numpy's and the C library's logarithm were the same in every run"
