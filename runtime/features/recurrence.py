@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import lfilter
 
+from tradeplane.runtime.features import portable_math
 from tradeplane.runtime.features.inputs import FloatArray
 from tradeplane.runtime.features.ordered import ordered_sum
 
@@ -80,7 +81,8 @@ class Recurrence:
         """Steps until the seed's weight falls below :data:`SEED_MEMORY`."""
         if self.decay <= 0.0:
             return 0
-        return math.ceil(math.log(SEED_MEMORY) / math.log(self.decay))
+        # portable logarithms: the warm-up is part of the contract, so it must not depend on the CPU
+        return math.ceil(portable_math.log(SEED_MEMORY) / portable_math.log(self.decay))
 
     def run(self, x: FloatArray) -> FloatArray:
         """Batch: the whole output for inputs ``x`` (NaN before the seed completes)."""
