@@ -82,7 +82,8 @@ class Recurrence:
         if self.decay <= 0.0:
             return 0
         # portable logarithms: the warm-up is part of the contract, so it must not depend on the CPU
-        return math.ceil(portable_math.log(SEED_MEMORY) / portable_math.log(self.decay))
+        steps: float = portable_math.log(SEED_MEMORY) / portable_math.log(self.decay)
+        return math.ceil(steps)
 
     def run(self, x: FloatArray) -> FloatArray:
         """Batch: the whole output for inputs ``x`` (NaN before the seed completes)."""
