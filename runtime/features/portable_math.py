@@ -83,17 +83,25 @@ def log(x: Any) -> Any:
         return float(_log_of_reduced(mantissa - 1.0, float(exponent)))
     values = np.asarray(x, dtype=np.float64)
     result = np.empty(values.shape)
+    if values.size == 0:
+        return result
+    smallest, largest = values.min(), values.max()  # NaN fails every comparison below
     flat_in, flat_out = values.reshape(-1), result.reshape(-1)
+    if smallest >= SQRT_HALF and largest < 2.0 * SQRT_HALF:
+        # every value is its own reduced mantissa (k = 0), as price ratios are: the same bits as
+        # the general reduction gives them, without its work
+        for start in range(0, len(flat_in), CHUNK):
+            flat_out[start : start + CHUNK] = _log_of_reduced(flat_in[start : start + CHUNK] - 1.0, 0.0)
+        return result
     with np.errstate(all="ignore"):  # non-positive and infinite inputs are replaced below
         for start in range(0, len(flat_in), CHUNK):
-            chunk = flat_in[start : start + CHUNK]
-            mantissas, exponents = np.frexp(chunk)
+            mantissas, exponents = np.frexp(flat_in[start : start + CHUNK])
             low = mantissas < SQRT_HALF
-            mantissas[low] *= 2.0
+            mantissas *= 1.0 + low  # times 2 where below sqrt(1/2): exact
             exponents -= low
             flat_out[start : start + CHUNK] = _log_of_reduced(mantissas - 1.0, exponents.astype(np.float64))
-    regular = (values > 0.0) & (values < math.inf)
-    if not regular.all():
+    if not (smallest > 0.0 and largest < math.inf):
+        regular = (values > 0.0) & (values < math.inf)
         special = np.where(values == 0.0, -math.inf, np.where(values == math.inf, math.inf, math.nan))
         result = np.where(regular, result, special)
     return result
@@ -127,28 +135,24 @@ def _turn_sin_parts(within: Any, period: int) -> tuple[Any, Any, Any]:
     return quadrant, _sin_of_reduced(angle), _cos_of_reduced(angle)
 
 
-def turn_sin(numerator: Any, period: int) -> Any:
-    """``sin(2 pi numerator / period)`` for an integer ``numerator`` (int, or int64 array) and a
-    ``period`` divisible by 4; a float for a number, an array for an array."""
+def turn_sin_cos(numerator: Any, period: int) -> tuple[Any, Any]:
+    """``sin`` and ``cos`` of ``2 pi numerator / period`` for an integer ``numerator`` (int, or int64
+    array) and a ``period`` divisible by 4: floats for a number, arrays for an array."""
     if period <= 0 or period % 4:
         raise ValueError(f"period must be a positive multiple of 4, got {period}")
     if np.ndim(numerator) == 0:
         quadrant, sine, cosine = _turn_sin_parts(int(numerator) % period, period)
-        value = cosine if quadrant & 1 else sine
-        return float(-value if quadrant & 2 else value)
+        quadrant %= 4
+        waves = (sine, cosine, -sine, -cosine)
+        return float(waves[quadrant]), float(waves[(quadrant + 1) % 4])
     within = np.asarray(numerator, dtype=np.int64) % period
-    result = np.empty(within.shape)
-    flat_in, flat_out = within.reshape(-1), result.reshape(-1)
+    sines, cosines = np.empty(within.shape), np.empty(within.shape)
+    flat_in, flat_sines, flat_cosines = within.reshape(-1), sines.reshape(-1), cosines.reshape(-1)
     for start in range(0, len(flat_in), CHUNK):
         quadrant, sine, cosine = _turn_sin_parts(flat_in[start : start + CHUNK], period)
-        value = np.where((quadrant & 1) != 0, cosine, sine)
-        np.negative(value, out=value, where=(quadrant & 2) != 0)
-        flat_out[start : start + CHUNK] = value
-    return result
-
-
-def turn_cos(numerator: Any, period: int) -> Any:
-    """``cos(2 pi numerator / period)``: the sine a quarter turn later (an exact integer shift)."""
-    if period <= 0 or period % 4:
-        raise ValueError(f"period must be a positive multiple of 4, got {period}")
-    return turn_sin(numerator + period // 4, period)
+        odd, negative = (quadrant & 1) != 0, (quadrant & 2) != 0
+        value = np.where(odd, cosine, sine)
+        flat_sines[start : start + CHUNK] = np.negative(value, out=value, where=negative)
+        value = np.where(odd, sine, cosine)
+        flat_cosines[start : start + CHUNK] = np.negative(value, out=value, where=negative != odd)
+    return sines, cosines

@@ -194,6 +194,37 @@ def _hours_to_next_funding(time_ms: Any, schedule: FundingSchedule) -> Any:
     return (after - time_ms) / HOUR_MS
 
 
+# ---- time of day and week: sine and cosine of one phase, so they have their own kernel -------------
+
+
+class Phase(Kernel):
+    """``sin`` or ``cos`` of the close time's phase in a period (a day, a week) from ``origin_ms``.
+
+    The phase is reduced in integer milliseconds, so it is exact, and both waves come from
+    :func:`portable_math.turn_sin_cos`; a batch computes the pair once for its sine and cosine columns.
+    """
+
+    def __init__(self, origin_ms: int, period_ms: int, *, cosine: bool) -> None:
+        self.origin_ms, self.period_ms, self.cosine = origin_ms, period_ms, cosine
+        self.first_valid = self.warmup = 0
+
+    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
+        key = ("phase", self.origin_ms, self.period_ms)
+        if key not in memo:
+            memo[key] = portable_math.turn_sin_cos(bars.close_time_ms - self.origin_ms, self.period_ms)
+        waves: tuple[FloatArray, FloatArray] = memo[key]
+        return waves[self.cosine].copy()
+
+    def step(self) -> Step:
+        origin, period, index = self.origin_ms, self.period_ms, int(self.cosine)
+
+        def update(bar: Bar, previous: Bar, known: Known) -> float:
+            wave: float = portable_math.turn_sin_cos(bar.close_time_ms - origin, period)[index]
+            return wave
+
+        return update
+
+
 # ---- MACD: three chained recurrences, so it has its own kernel ------------------------------------
 
 MACD_PARTS = ("line", "signal", "histogram")
@@ -386,15 +417,15 @@ _define(
     lambda p: Instant(lambda t, close, f, mark, s: mark / close - 1.0, reads=frozenset({"mark"})),
     inputs=frozenset({Stream.MARK}),
 )
-for _name, _origin, _period, _wave in (
-    ("time.hour_sin", 0, DAY_MS, portable_math.turn_sin),
-    ("time.hour_cos", 0, DAY_MS, portable_math.turn_cos),
-    ("time.weekday_sin", MONDAY_MS, WEEK_MS, portable_math.turn_sin),
-    ("time.weekday_cos", MONDAY_MS, WEEK_MS, portable_math.turn_cos),
+for _name, _origin, _period, _cosine in (
+    ("time.hour_sin", 0, DAY_MS, False),
+    ("time.hour_cos", 0, DAY_MS, True),
+    ("time.weekday_sin", MONDAY_MS, WEEK_MS, False),
+    ("time.weekday_cos", MONDAY_MS, WEEK_MS, True),
 ):
     _define(
         _name,
         f"{_name[-3:]} of the close time's phase in the {'day' if _period == DAY_MS else 'week'} (UTC)",
-        lambda p, o=_origin, n=_period, w=_wave: Instant(lambda t, c, f, m, s: w(t - o, n)),
+        lambda p, o=_origin, n=_period, cosine=_cosine: Phase(o, n, cosine=cosine),
         inputs=frozenset({Stream.CLOCK}),
     )

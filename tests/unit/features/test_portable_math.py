@@ -44,16 +44,19 @@ def test_log_special_values_match_the_c_library() -> None:
 
 def test_turn_sine_and_cosine_are_accurate_and_exact_at_quarter_turns() -> None:
     numerators = RNG.integers(-(10**13), 10**13, 20_000)
-    turns = (numerators % DAY_MS) / DAY_MS
-    for function, reference in ((portable_math.turn_sin, math.sin), (portable_math.turn_cos, math.cos)):
-        got = function(numerators, DAY_MS)
-        want = np.array([reference(2.0 * math.pi * turn) for turn in turns.tolist()])
+    turns = ((numerators % DAY_MS) / DAY_MS).tolist()
+    sines, cosines = portable_math.turn_sin_cos(numerators, DAY_MS)
+    for got, reference in ((sines, math.sin), (cosines, math.cos)):
+        want = np.array([reference(2.0 * math.pi * turn) for turn in turns])
         assert np.abs(got - want).max() <= 2e-16 * 8  # the reference's own angle carries ~pi * 2**-52
-    quarters = np.arange(8, dtype=np.int64) * (DAY_MS // 4)
-    assert portable_math.turn_sin(quarters, DAY_MS).tolist() == [0.0, 1.0, 0.0, -1.0] * 2
-    assert portable_math.turn_cos(quarters, DAY_MS).tolist() == [1.0, 0.0, -1.0, 0.0] * 2
+    quarters = np.arange(9, dtype=np.int64) * (DAY_MS // 4) - DAY_MS // 4
+    sines, cosines = portable_math.turn_sin_cos(quarters, DAY_MS)
+    assert sines.tolist() == [-1.0, 0.0, 1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0]
+    assert cosines.tolist() == [0.0, 1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0, 0.0]
+    eighth = portable_math.turn_sin_cos(np.array([DAY_MS // 8, 3 * DAY_MS // 8]), DAY_MS)
+    assert np.abs(eighth[0] - math.sqrt(0.5)).max() <= 2.3e-16  # the reduced angle reaches pi/4
     with pytest.raises(ValueError, match="multiple of 4"):
-        portable_math.turn_sin(1, 86_399_999)
+        portable_math.turn_sin_cos(1, 86_399_999)
 
 
 @given(st.floats(min_value=1e-300, max_value=1e300, allow_nan=False), st.integers(-(2**50), 2**50))
@@ -61,9 +64,10 @@ def test_a_number_and_the_same_number_in_a_column_give_the_same_bits(value: floa
     """The live path passes one number, the batch a column: the results must be bit-identical."""
     column = np.array([value, 1.0])
     assert np.float64(portable_math.log(value)).tobytes() == portable_math.log(column)[:1].tobytes()
-    times = np.array([numerator, 0], dtype=np.int64)
-    for function in (portable_math.turn_sin, portable_math.turn_cos):
-        assert np.float64(function(numerator, DAY_MS)).tobytes() == function(times, DAY_MS)[:1].tobytes()
+    number = portable_math.turn_sin_cos(numerator, DAY_MS)
+    column = portable_math.turn_sin_cos(np.array([numerator, 0], dtype=np.int64), DAY_MS)
+    for wave in (0, 1):
+        assert np.float64(number[wave]).tobytes() == column[wave][:1].tobytes()
 
 
 def test_long_columns_are_computed_in_chunks_with_the_same_bits() -> None:
@@ -72,3 +76,7 @@ def test_long_columns_are_computed_in_chunks_with_the_same_bits() -> None:
     one_by_one = np.array([portable_math.log(value) for value in values.tolist()])
     assert portable_math.log(values).tobytes() == one_by_one.tobytes()
     assert portable_math.log(values.reshape(3, -1)).reshape(-1).tobytes() == one_by_one.tobytes()
+    # near 1 every value is its own reduced mantissa; a far value in the column changes nothing
+    within = values[(values >= portable_math.SQRT_HALF) & (values < 2.0 * portable_math.SQRT_HALF)]
+    mixed = portable_math.log(np.append(within, [10.0, 0.25]))
+    assert mixed[:-2].tobytes() == portable_math.log(within).tobytes()
