@@ -85,11 +85,14 @@ def log(x: Any) -> Any:
     result = np.empty(values.shape)
     if values.size == 0:
         return result
-    smallest, largest = values.min(), values.max()  # NaN fails every comparison below
+    smallest, largest = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)  # NaN aside
     flat_in, flat_out = values.reshape(-1), result.reshape(-1)
     if smallest >= SQRT_HALF and largest < 2.0 * SQRT_HALF:
         # every value is its own reduced mantissa (k = 0), as price ratios are: the same bits as
-        # the general reduction gives them, without its work
+        # the general reduction gives them, without its work (a NaN stays NaN either way)
+        if values.size <= CHUNK:
+            reduced: np.ndarray[Any, np.dtype[np.float64]] = _log_of_reduced(values - 1.0, 0.0)
+            return reduced
         for start in range(0, len(flat_in), CHUNK):
             flat_out[start : start + CHUNK] = _log_of_reduced(flat_in[start : start + CHUNK] - 1.0, 0.0)
         return result
