@@ -61,7 +61,12 @@ def runnable_families() -> list[Family]:
         if line.startswith("flags"):
             flags = set(line.split(":", 1)[1].split())
             break
-    return [family for family in FAMILIES if family.flag in flags]
+    runnable = [family for family in FAMILIES if family.flag in flags]
+    pinned = os.environ.get("OPENBLAS_CORETYPE", "").lower()
+    kernels = [family.kernel.lower() for family in runnable]
+    if pinned in kernels:  # a machine pins a kernel where newer ones misbehave: stay at or below it
+        runnable = runnable[: kernels.index(pinned) + 1]
+    return runnable
 
 
 def environment_of(family: Family, threads: int) -> dict[str, str]:
