@@ -38,6 +38,7 @@ from tradeplane.runtime.features.kernels import (
     previous_bars,
 )
 from tradeplane.runtime.features.ordered import ordered_sum
+from tradeplane.runtime.features.phase import Phase
 from tradeplane.runtime.features.recurrence import Recurrence
 from tradeplane.runtime.features.registry import (
     FeatureDef,
@@ -192,37 +193,6 @@ def _hours_to_next_funding(time_ms: Any, schedule: FundingSchedule) -> Any:
         schedule.offset_ms + ((time_ms - schedule.offset_ms) // schedule.period_ms + 1) * schedule.period_ms
     )
     return (after - time_ms) / HOUR_MS
-
-
-# ---- time of day and week: sine and cosine of one phase, so they have their own kernel -------------
-
-
-class Phase(Kernel):
-    """``sin`` or ``cos`` of the close time's phase in a period (a day, a week) from ``origin_ms``.
-
-    The phase is reduced in integer milliseconds, so it is exact, and both waves come from
-    :func:`portable_math.turn_sin_cos`; a batch computes the pair once for its sine and cosine columns.
-    """
-
-    def __init__(self, origin_ms: int, period_ms: int, *, cosine: bool) -> None:
-        self.origin_ms, self.period_ms, self.cosine = origin_ms, period_ms, cosine
-        self.first_valid = self.warmup = 0
-
-    def batch(self, bars: Bars, inputs: Inputs, memo: Memo) -> FloatArray:
-        key = ("phase", self.origin_ms, self.period_ms)
-        if key not in memo:
-            memo[key] = portable_math.turn_sin_cos(bars.close_time_ms - self.origin_ms, self.period_ms)
-        waves: tuple[FloatArray, FloatArray] = memo[key]
-        return waves[self.cosine].copy()
-
-    def step(self) -> Step:
-        origin, period, index = self.origin_ms, self.period_ms, int(self.cosine)
-
-        def update(bar: Bar, previous: Bar, known: Known) -> float:
-            wave: float = portable_math.turn_sin_cos(bar.close_time_ms - origin, period)[index]
-            return wave
-
-        return update
 
 
 # ---- MACD: three chained recurrences, so it has its own kernel ------------------------------------
