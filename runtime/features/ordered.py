@@ -12,7 +12,9 @@ orders is part of numpy's contract.
   for a whole batch of windows at once (one elementwise add per window position, vectorised over
   rows) or for one live window (Python floats). Every step is one IEEE-754 addition, correctly
   rounded wherever it runs, so batch and live and every CPU agree bit for bit. Products to be summed
-  are formed first with an elementwise multiply (``ordered_sum(a * b)``), which rounds once.
+  are formed first with an elementwise multiply (``ordered_sum(a * b)``), which rounds once. A batch
+  is walked one window position (column) at a time, so temporaries built column-major
+  (``np.multiply(a, b, order="F")``) sum about twice as fast, with the same bits.
 - :func:`exact_sum` is the correctly rounded sum of many values (``math.fsum``): the result does not
   depend on any order at all. It is for reductions over whole training ranges (normalisation fits),
   where a left-to-right Python loop would be slow and long running sums lose precision.

@@ -1,17 +1,17 @@
 """The standard feature set: formulas only; :mod:`kernels` turns each into a batch column and a live step.
 
 Why formulas look the way they do: each is written once and must give the same bits on a whole
-history and on one window, on any machine, so every window sum is
-:func:`~tradeplane.runtime.features.ordered.ordered_sum` (left to right, never ``numpy.sum``,
-``einsum`` or ``dot``, whose order and fused multiply-adds depend on the array layout, the SIMD
-build and the BLAS). Windows are centred on the current value before summing
-(``close / sma - 1 == -mean(w - c) / (c + mean(w - c))``) and recursive filters run on price changes,
-never on price levels (see :mod:`recurrence`), so the values are also accurate, not only repeatable.
-Squares are products (``x * x``), never ``x ** 2``: on a scalar that is libm's ``pow``, whose last
-bit need not match the array path's multiply. Logarithms, sines and cosines come from
+history and on one window, on any machine. So every window sum is :func:`~.ordered.ordered_sum`
+(left to right; ``numpy.sum``, ``einsum`` and ``dot`` sum in an order and with fused multiply-adds
+that depend on the array layout, the SIMD build and the BLAS), over window temporaries built
+column-major (``order="F"``, so that sum walks contiguous columns); squares are products, never
+``x ** 2`` (on a scalar that is libm's ``pow``); logarithms, sines and cosines come from
 :mod:`portable_math`, not numpy or libm, whose last bits depend on the CPU (AVX-512, FMA).
-Degenerate windows have defined values instead of NaN (a flat window has %B 0.5 and volume
-z-score 0), because NaN means only "not ready".
+Windows are centred on the current value before summing
+(``close / sma - 1 == -mean(w - c) / (c + mean(w - c))``) and recursive filters run on price
+changes, never on price levels (see :mod:`recurrence`), so the values are accurate too. Degenerate
+windows have defined values instead of NaN (a flat window has %B 0.5 and volume z-score 0),
+because NaN means only "not ready".
 
 Units: returns are natural-log per window; volatilities are per bar (not annualised); distances are
 ``value / reference - 1``; ATR and MACD are divided by the close unless ``normalize: 0``, so a model
@@ -137,12 +137,12 @@ def _root_mean(window: Any, scale: float = 1.0) -> Any:
 
 
 def _root_mean_square(window: Any) -> Any:
-    return np.sqrt(ordered_sum(window * window) / window.shape[-1])
+    return np.sqrt(ordered_sum(np.multiply(window, window, order="F")) / window.shape[-1])
 
 
 def _mean_offset(close: Any) -> Any:
     """``mean(w) - c`` from ``w - c``: small numbers, so no cancellation against the price level."""
-    return ordered_sum(close - close[..., -1:]) / close.shape[-1]
+    return ordered_sum(np.subtract(close, close[..., -1:], order="F")) / close.shape[-1]
 
 
 def _centred(close: Any) -> tuple[Any, Any]:
@@ -151,9 +151,9 @@ def _centred(close: Any) -> tuple[Any, Any]:
     The variance is ``mean(d^2) - mean(d)^2`` of the offsets ``d``, which are of the order of the
     deviation itself, so the subtraction loses only a few ulps (unlike raw-price ``E[x^2] - E[x]^2``).
     """
-    offset = close - close[..., -1:]
+    offset = np.subtract(close, close[..., -1:], order="F")
     mean = ordered_sum(offset) / close.shape[-1]
-    square = ordered_sum(offset * offset) / close.shape[-1]
+    square = ordered_sum(np.multiply(offset, offset, order="F")) / close.shape[-1]
     return mean, np.sqrt(np.maximum(square - mean * mean, 0.0))
 
 
@@ -180,7 +180,8 @@ def _zscore(window: Any) -> Any:
 def _vwap_distance(typical: Any, volume: Any, close: Any) -> Any:
     """``close / vwap - 1`` from ``vwap - close = sum((tp - c) v) / sum(v)``; no volume means vwap = close."""
     total = ordered_sum(volume)
-    offset = _ratio(ordered_sum((typical - close[..., -1:]) * volume), total, 0.0)
+    weighted = np.multiply(np.subtract(typical, close[..., -1:], order="F"), volume, order="F")
+    offset = _ratio(ordered_sum(weighted), total, 0.0)
     return -offset / (close[..., -1] + offset)
 
 
