@@ -88,8 +88,8 @@ def parse_request(
     """Validate the arguments with the CRD models (the same rules the API server applied)."""
     from pydantic import ValidationError  # noqa: PLC0415
 
-    from tradeplane.embedded.paths import state_dir  # noqa: PLC0415
     from tradeplane.runtime.features.snapshot import MODES  # noqa: PLC0415
+    from tradeplane.runtime.host.paths import state_dir  # noqa: PLC0415
 
     namespace, _, name = featureset.partition("/")
     if not namespace or not name:
