@@ -200,7 +200,8 @@ async def _contract_snapshot(
 ) -> tuple[dict[str, int | str], Any]:
     """The current contract snapshot's id and fingerprint, and the funding calendar it states."""
     from tradeplane.runtime.features.inputs import FundingSchedule  # noqa: PLC0415
-    from tradeplane.runtime.venue.snapshots import SnapshotKey, current  # noqa: PLC0415
+    from tradeplane.runtime.venue.snapshot_record import SnapshotKey  # noqa: PLC0415
+    from tradeplane.runtime.venue.snapshots import current  # noqa: PLC0415
 
     snapshot = await current(engine, SnapshotKey(namespace, venue, "contract", symbol))
     if snapshot is None:
