@@ -17,7 +17,7 @@ CACHE_DIR_ENV = "TRADEPLANE_CACHE_DIR"
 
 def project_root() -> Path:
     """The checkout this package runs from, or the working directory when installed elsewhere."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     if (here / "pyproject.toml").is_file():
         return here
     return Path.cwd()
