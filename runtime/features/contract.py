@@ -18,8 +18,8 @@ integers, decimals are strings with no exponent and no trailing zeros, so the by
 a float formatter or on dict insertion order.
 
 The contract itself is a plain value (the FeatureSet reconciler reads it without numpy); building one
-needs the registry and the plan, whose kernels are numpy, so ``build``, ``from_spec`` and ``plan``
-import them when called.
+needs the registry and the plan, whose kernels are numpy, so ``build``, ``from_spec``, ``plan`` and
+``interval_order`` import them when called.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeplane.runtime.features.registry import Registry, Stream, UnknownFeature
-from tradeplane.runtime.marketdata.grid import interval_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
 
 if TYPE_CHECKING:
@@ -56,6 +55,8 @@ def canonical_decimal(value: Decimal | float | int | str) -> str:
 
 def interval_order(interval: str) -> tuple[int, str]:
     """Sort key for kline intervals by duration ("15m" before "1h"), which string order gets wrong."""
+    from tradeplane.runtime.features.plan import interval_ms  # noqa: PLC0415 - numpy, see module doc
+
     return interval_ms(interval), interval
 
 

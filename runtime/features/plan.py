@@ -31,7 +31,10 @@ from tradeplane.runtime.features.inputs import (
 from tradeplane.runtime.features.kernels import Aligned, ContextStep, Kernel, Known, Memo, Step
 from tradeplane.runtime.features.registry import FeatureParamError, Registry, Stream
 from tradeplane.runtime.features.standard import STANDARD
-from tradeplane.runtime.marketdata.grid import interval_ms
+from tradeplane.runtime.marketdata.grid import FIXED
+
+MONTH_MS = 31 * 24 * 3_600_000
+"""The longest ``1M`` bar, so a monthly context's warm-up is never too short."""
 
 
 class LookAheadError(ValueError):
@@ -46,6 +49,10 @@ class FeatureSpec:
     transform: str
     interval: str | None = None
     params: Mapping[str, int | str] = field(default_factory=dict)
+
+
+def interval_ms(interval: str) -> int:
+    return MONTH_MS if interval == "1M" else int(FIXED[interval].total_seconds() * 1000)
 
 
 @dataclass(frozen=True)

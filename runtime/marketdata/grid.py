@@ -64,15 +64,6 @@ def interval_duration(interval: str) -> timedelta:
     return FIXED[interval]
 
 
-MONTH_MS = 31 * 24 * 3_600_000
-"""The longest ``1M`` bar, so a monthly context's warm-up is never too short."""
-
-
-def interval_ms(interval: str) -> int:
-    """A bar's length in milliseconds for ordering and warm-up ratios; ``1M`` counts as its longest."""
-    return MONTH_MS if interval == MONTH else int(FIXED[interval].total_seconds() * 1000)
-
-
 def floor_open(t: datetime, interval: str) -> datetime:
     """The open time of the bar containing ``t``."""
     t = _utc(t)
