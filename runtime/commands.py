@@ -20,10 +20,10 @@ from typing import Annotated, Any
 import typer
 
 from tradeplane.crds.common import format_time
-from tradeplane.embedded.cli import console, user_errors
-from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
-from tradeplane.embedded.paths import state_dir
+from tradeplane.runtime.console import console, user_errors
+from tradeplane.runtime.errors import UserError
+from tradeplane.runtime.host.paths import local_kubeconfig
+from tradeplane.runtime.kubectl import external_kubeconfig, kubectl
 
 COMMAND_ANNOTATION = "tradeplane.io/last-command"
 DATASET_REQUEST = "dataset.tradeplane.io/requested-at"
@@ -47,10 +47,10 @@ def resolve_kubeconfig(explicit: Path | None) -> Path:
         return chosen
     if os.environ.get("KUBECONFIG"):
         return Path(os.environ["KUBECONFIG"]).expanduser()
-    local = state_dir() / "cluster" / "kubeconfig"
+    local = local_kubeconfig()
     if local.is_file():
         return local
-    raise EmbeddedError("no cluster selected: pass --kubeconfig, set KUBECONFIG, or run `tradeplane up`")
+    raise UserError("no cluster selected: pass --kubeconfig, set KUBECONFIG, or run `tradeplane up`")
 
 
 def whoami(kubeconfig: Path) -> str:

@@ -88,8 +88,8 @@ def parse_request(
     """Validate the arguments with the CRD models (the same rules the API server applied)."""
     from pydantic import ValidationError  # noqa: PLC0415
 
-    from tradeplane.embedded.paths import state_dir  # noqa: PLC0415
     from tradeplane.runtime.features.snapshot import MODES  # noqa: PLC0415
+    from tradeplane.runtime.host.paths import state_dir  # noqa: PLC0415
 
     namespace, _, name = featureset.partition("/")
     if not namespace or not name:
@@ -200,7 +200,8 @@ async def _contract_snapshot(
 ) -> tuple[dict[str, int | str], Any]:
     """The current contract snapshot's id and fingerprint, and the funding calendar it states."""
     from tradeplane.runtime.features.inputs import FundingSchedule  # noqa: PLC0415
-    from tradeplane.runtime.venue.snapshots import SnapshotKey, current  # noqa: PLC0415
+    from tradeplane.runtime.venue.snapshot_record import SnapshotKey  # noqa: PLC0415
+    from tradeplane.runtime.venue.snapshots import current  # noqa: PLC0415
 
     snapshot = await current(engine, SnapshotKey(namespace, venue, "contract", symbol))
     if snapshot is None:

@@ -13,8 +13,10 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from tradeplane.runtime.features.kernels import Kernel
+if TYPE_CHECKING:  # the kernels are numpy; reconcilers read a registry's errors without them
+    from tradeplane.runtime.features.kernels import Kernel
 
 ParamValue = int | str
 Normalised = dict[str, int | Decimal]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
-from tradeplane.runtime.cli import app
+from tradeplane.cli import app
 from tradeplane.runtime.features.snapshot_store import list_snapshots
 from tradeplane.runtime.store.engine import run_sync
 from tradeplane.runtime.venue import snapshots

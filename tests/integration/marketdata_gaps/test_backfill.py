@@ -11,7 +11,7 @@ from integration.marketdata_gaps.gapkit import KEY, SYMBOL, sim_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from tradeplane.runtime.cli import app
+from tradeplane.cli import app
 from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.backfill import backfill_funding, backfill_history, backfill_mark_candles
 from tradeplane.runtime.marketdata.gaps import GapState, record_gap

@@ -20,7 +20,7 @@ from tradeplane.reconcilers.venue import VenueSync, fees_due, reconcile_venue
 from tradeplane.runtime.venue.canonical import sha256_fingerprint
 from tradeplane.runtime.venue.metadata import normalise_contract
 from tradeplane.runtime.venue.sim.catalog import CATALOG
-from tradeplane.runtime.venue.snapshots import Snapshot, SnapshotKey
+from tradeplane.runtime.venue.snapshot_record import Snapshot, SnapshotKey
 from tradeplane.runtime.venue.tradability import contract_document
 from tradeplane.runtime.workloads.spec import WorkloadStatus
 

@@ -12,10 +12,10 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from tradeplane.cli import app
 from tradeplane.crds.instrument import Instrument, InstrumentSpec
 from tradeplane.crds.venue import Venue
 from tradeplane.reconcilers.ingest import ingestor_workload
-from tradeplane.runtime.cli import app
 from tradeplane.runtime.marketdata import ingest_cli
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig, config_from_resources
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
