@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec, interval_ms
+from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec
 from tradeplane.runtime.features.registry import Registry, Stream, UnknownFeature
 from tradeplane.runtime.features.standard import STANDARD
+from tradeplane.runtime.intervals import longest_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
 
 CONTRACT_VERSION = 1
@@ -50,7 +51,7 @@ def canonical_decimal(value: Decimal | float | int | str) -> str:
 
 def interval_order(interval: str) -> tuple[int, str]:
     """Sort key for kline intervals by duration ("15m" before "1h"), which string order gets wrong."""
-    return interval_ms(interval), interval
+    return longest_ms(interval), interval
 
 
 def _stream_order(stream: str) -> tuple[int, int, str]:
