@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tradeplane.crds.annotations import INSTRUMENT_LABEL
 from tradeplane.crds.common import API_VERSION, format_duration, format_time, parse_duration
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
@@ -83,7 +84,7 @@ def ingestor_workload(
         command=("tradeplane",),
         args=tuple(args),
         secret_env=secrets,
-        labels={"tradeplane.io/instrument": name},
+        labels={INSTRUMENT_LABEL: name},
         owner=Owner(api_version=API_VERSION, kind="Instrument", name=name, uid=uid),
     )
 

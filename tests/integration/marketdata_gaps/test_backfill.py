@@ -34,9 +34,7 @@ async def test_funding_is_paged_past_the_limit_and_a_replay_changes_nothing(
     market = sim.market[SYMBOL]
     interval = market.funding_interval_ms
     first = -(-to_ms(start) // interval) * interval
-    expected = [
-        (from_ms(t), market.funding_rate(t)) for t in range(first, to_ms(now) + 1, interval)
-    ]
+    expected = [(from_ms(t), market.funding_rate(t)) for t in range(first, to_ms(now) + 1, interval)]
     assert len(expected) > 1000  # more than one page of the venue's limit
     counts = await backfill_funding(client, writer, KEY, start=start, end=now, received_at=now)
     assert counts.inserted == len(expected)

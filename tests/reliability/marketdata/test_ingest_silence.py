@@ -63,9 +63,7 @@ async def test_a_dark_stream_is_replaced_and_its_bars_filled_from_rest_while_dar
         async with asyncio.timeout(BOUND_S):  # still dark: only REST can have written these bars
             await ingestor.wait_until(lambda i: i.frontier.get("1m", dark_from) >= filled_to)
         assert metrics.value("tradeplane_ingest_stream_silences_total", stream="kline_1m") >= 1
-        dark_minutes = open_times(
-            align(dark_from, "1m") + timedelta(minutes=1), filled_to, "1m"
-        )
+        dark_minutes = open_times(align(dark_from, "1m") + timedelta(minutes=1), filled_to, "1m")
         healed = [g for g in await list_gaps(engine, state=GapState.HEALED) if g.source == "scan"]
         covered = {t for g in healed for t in open_times(g.start, g.end, "1m")}
         assert set(dark_minutes[:-1]) <= covered, "the minutes the dark stream never showed became gap events"

@@ -57,9 +57,7 @@ def test_weekly_and_monthly_bars_follow_the_calendar() -> None:
     assert months == [datetime(2024, m, 1, tzinfo=UTC) for m in range(2, 13)] + [
         datetime(2025, 1, 1, tzinfo=UTC)
     ]
-    assert next_open(datetime(2024, 12, 31, 23, 59, tzinfo=UTC), "1M") == datetime(
-        2025, 1, 1, tzinfo=UTC
-    )
+    assert next_open(datetime(2024, 12, 31, 23, 59, tzinfo=UTC), "1M") == datetime(2025, 1, 1, tzinfo=UTC)
     assert duration("1d") == timedelta(days=1)
 
 

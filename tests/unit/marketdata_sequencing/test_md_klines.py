@@ -46,9 +46,7 @@ def test_a_bar_closes_only_when_a_later_open_time_arrives_with_its_last_values()
     assert seq.current is not None
     assert seq.current.close == Decimal("102")
     closed = seq.feed(push(T0 + MINUTE_MS, "103", "0.5"))
-    expected = Bar(
-        datetime(2024, 6, 1, tzinfo=UTC), *(Decimal(v) for v in ("100", "102", "100", "102", "2"))
-    )
+    expected = Bar(datetime(2024, 6, 1, tzinfo=UTC), *(Decimal(v) for v in ("100", "102", "100", "102", "2")))
     assert closed == [expected]
     assert seq.last_closed == expected.open_time
     assert seq.current.open_time == datetime(2024, 6, 1, 0, 1, tzinfo=UTC)
