@@ -16,9 +16,9 @@ Dependency-light: every layer (operator, reconcilers, CLIs, audit) reads its key
 
 from __future__ import annotations
 
-from tradeplane.crds.common import GROUP
+from tradeplane.crds import common
 
-PREFIX = GROUP
+PREFIX = common.GROUP
 """``tradeplane.io``; also kopf's annotation prefix for its progress and last-handled state."""
 
 
