@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
-from tradeplane.runtime.millis import DAY_MS, EPOCH, MINUTE_MS, utc
+from tradeplane.runtime.millis import DAY_MS, EPOCH, HOUR_MS, MINUTE_MS, WEEK_MS, utc
 
 KlineInterval = Literal[
     "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"
@@ -28,22 +28,21 @@ WEEK_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
 """The first Monday after the epoch (a Thursday): weekly bars are aligned to it."""
 WEEK_ORIGIN_MS = 4 * DAY_MS
 
-_HOUR_MS = 60 * MINUTE_MS
 STEP_MS: dict[str, int] = {
     "1m": MINUTE_MS,
     "3m": 3 * MINUTE_MS,
     "5m": 5 * MINUTE_MS,
     "15m": 15 * MINUTE_MS,
     "30m": 30 * MINUTE_MS,
-    "1h": _HOUR_MS,
-    "2h": 2 * _HOUR_MS,
-    "4h": 4 * _HOUR_MS,
-    "6h": 6 * _HOUR_MS,
-    "8h": 8 * _HOUR_MS,
-    "12h": 12 * _HOUR_MS,
+    "1h": HOUR_MS,
+    "2h": 2 * HOUR_MS,
+    "4h": 4 * HOUR_MS,
+    "6h": 6 * HOUR_MS,
+    "8h": 8 * HOUR_MS,
+    "12h": 12 * HOUR_MS,
     "1d": DAY_MS,
     "3d": 3 * DAY_MS,
-    WEEK: 7 * DAY_MS,
+    WEEK: WEEK_MS,
 }
 """Length in milliseconds of every interval with a fixed length (all but ``1M``)."""
 LONGEST_MONTH_MS = 31 * DAY_MS

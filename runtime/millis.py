@@ -20,6 +20,7 @@ SECOND_MS = 1_000
 MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
 
 _ONE_MS = timedelta(milliseconds=1)
 

@@ -41,11 +41,15 @@ from tradeplane.runtime.features.standard import STANDARD
 from tradeplane.runtime.intervals import INTERVALS, MONTH, align, duration, next_open, open_times
 from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.gaps import KLINES, GapEvent, GapState, list_gaps
-from tradeplane.runtime.marketdata.tables import MarketKey, candles, funding_rates, mark_candles
+from tradeplane.runtime.marketdata.tables import (
+    MARK_INTERVAL,
+    MarketKey,
+    candles,
+    funding_rates,
+    mark_candles,
+)
 from tradeplane.runtime.millis import from_ms, to_ms
 
-MARK_INTERVAL = "1m"
-"""The mark-candle interval the backfill stores (``backfill.MARK_INTERVAL``)."""
 FUNDING = "funding"
 MARK = "markPrice"
 UNRESOLVED = (GapState.OPEN, GapState.HEALING, GapState.UNHEALABLE)

@@ -26,14 +26,18 @@ from tradeplane.runtime.intervals import next_open
 from tradeplane.runtime.marketdata.lease import Writer
 from tradeplane.runtime.marketdata.rows import Candle, MarkCandle, Provenance, UpsertCounts
 from tradeplane.runtime.marketdata.store import upsert_candles, upsert_funding_rates, upsert_mark_candles
-from tradeplane.runtime.marketdata.tables import MarketKey, candles, funding_rates, mark_candles
+from tradeplane.runtime.marketdata.tables import (
+    MARK_INTERVAL,
+    MarketKey,
+    candles,
+    funding_rates,
+    mark_candles,
+)
 from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.canonical import canonical_decimal, canonical_json
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.client_market import MAX_FUNDING_RATES, MAX_KLINES
 from tradeplane.runtime.venue.payloads import Kline
-
-MARK_INTERVAL = "1m"
 
 
 @dataclass(frozen=True)

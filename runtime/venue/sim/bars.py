@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tradeplane.runtime.intervals import WEEK, WEEK_ORIGIN_MS, longest_ms
-from tradeplane.runtime.millis import DAY_MS, MINUTE_MS
-
-WEEK_MS = 7 * DAY_MS
+from tradeplane.runtime.millis import MINUTE_MS, WEEK_MS
 
 
 @dataclass(slots=True)
