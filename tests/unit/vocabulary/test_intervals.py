@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -91,7 +92,7 @@ def test_weeks_open_on_monday_and_months_on_the_first() -> None:
 
 
 def test_other_time_zones_align_in_utc() -> None:
-    tokyo = datetime(2024, 6, 1, 8, 30, tzinfo=UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    tokyo = datetime(2024, 6, 1, 8, 30, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo"))
     assert align(tokyo, "1d") == datetime(2024, 6, 1, tzinfo=UTC)
 
 
