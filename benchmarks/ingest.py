@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 
 from tradeplane.embedded.postgres import EmbeddedPostgres
-from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.intervals import align
 from tradeplane.runtime.marketdata.backfill import backfill_candles
 from tradeplane.runtime.marketdata.frames import decode_frame
 from tradeplane.runtime.marketdata.ingest_cli import run_loop
@@ -50,6 +50,7 @@ from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.lease import FencedWriter, acquire
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.store.engine import DATABASE_URL_ENV, create_engine, normalise_url
 from tradeplane.runtime.store.migrate import upgrade
 from tradeplane.runtime.venue.client import BingXClient
@@ -186,8 +187,8 @@ async def heal_day(url: str, sim: VenueSimulator) -> tuple[float, int]:
     engine = create_engine(url)
     try:
         async with BingXClient(sim.rest_url) as client:
-            now = grid.from_ms(sim.clock.now_ms())
-            end = grid.floor_open(now, "1m") - timedelta(minutes=1)
+            now = from_ms(sim.clock.now_ms())
+            end = align(now, "1m") - timedelta(minutes=1)
             start = end - timedelta(minutes=1439)
             lease = await acquire(engine, MarketKey("bench/heal", SYMBOL), "bench", ttl=timedelta(minutes=5))
             assert lease is not None

@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT, FEATURESET_LABEL
 from tradeplane.crds.common import API_VERSION, format_time, parse_duration
 from tradeplane.crds.featureset import BuildStatus, FeatureSetSpec
 from tradeplane.runtime.workloads.spec import (
@@ -37,7 +38,8 @@ from tradeplane.runtime.workloads.spec import (
 )
 
 COMPONENT = "dataset-builder"
-REQUEST_ANNOTATION = "dataset.tradeplane.io/requested-at"
+REQUEST_ANNOTATION = DATASET_REQUESTED_AT
+"""Alias of the key in ``crds.annotations``, under the name the operator knows."""
 RETRY_FAILED = timedelta(minutes=5)
 """A failed build (in production mode typically a gap still healing) is tried again this late."""
 MAX_MESSAGE = 2048
@@ -227,7 +229,7 @@ def build_workload(
         args=args,
         secret_env=secrets,
         volumes=(DATASET_MOUNT,) if in_pods else (),
-        labels={"tradeplane.io/featureset": name},
+        labels={FEATURESET_LABEL: name},
         owner=Owner(api_version=API_VERSION, kind="FeatureSet", name=name, uid=uid),
         # exit 2 (DatasetIncomplete) is a verdict about the data, not a crash: retrying at once
         # would only repeat it, so the operator decides when to try again (RETRY_FAILED)

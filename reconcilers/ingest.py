@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tradeplane.crds.annotations import INSTRUMENT_LABEL
 from tradeplane.crds.common import API_VERSION, format_duration, format_time, parse_duration
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.reconcilers.conditions import ConditionStatus
+from tradeplane.runtime.intervals import longest as bar_duration  # a month counts 31 days: lag needs a bound
 from tradeplane.runtime.workloads.spec import Owner, SecretEnv, WorkloadKind, WorkloadSpec, WorkloadStatus
 
 COMPONENT = "ingestor"
@@ -27,16 +29,8 @@ CONFIRMATION_GRACE = timedelta(seconds=90)
 CHECK_EVERY = timedelta(seconds=30)
 CHECK_SOON = timedelta(seconds=5)
 """While the ingestor starts or catches up, status follows it closely."""
-_FIXED = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FOREVER = "forever"
 """The retention flag value for "never delete" (a spec leaves the field unset)."""
-
-
-def bar_duration(interval: str) -> timedelta:
-    """Nominal bar length (a month counts 31 days: lag only needs an upper bound)."""
-    unit = interval[-1]
-    count = int(interval[:-1])
-    return timedelta(days=31 * count) if unit == "M" else timedelta(seconds=_FIXED[unit] * count)
 
 
 def workload_name(instrument: str) -> str:
@@ -90,7 +84,7 @@ def ingestor_workload(
         command=("tradeplane",),
         args=tuple(args),
         secret_env=secrets,
-        labels={"tradeplane.io/instrument": name},
+        labels={INSTRUMENT_LABEL: name},
         owner=Owner(api_version=API_VERSION, kind="Instrument", name=name, uid=uid),
     )
 

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeplane.runtime.features.registry import Registry, Stream, UnknownFeature
+from tradeplane.runtime.intervals import longest_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
 
 if TYPE_CHECKING:
@@ -55,9 +56,7 @@ def canonical_decimal(value: Decimal | float | int | str) -> str:
 
 def interval_order(interval: str) -> tuple[int, str]:
     """Sort key for kline intervals by duration ("15m" before "1h"), which string order gets wrong."""
-    from tradeplane.runtime.features.plan import interval_ms  # noqa: PLC0415 - numpy, see module doc
-
-    return interval_ms(interval), interval
+    return longest_ms(interval), interval
 
 
 def _stream_order(stream: str) -> tuple[int, int, str]:

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, gap_json, iso
 from tradeplane.runtime.features.plan import FeaturePlan
 from tradeplane.runtime.host.statefile import write_atomic
-from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.millis import to_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
 
 Mode = Literal["production", "research"]
@@ -227,7 +227,7 @@ def build_snapshot(
         raise DatasetIncomplete(loaded.problems())
     matrix = plan.batch(loaded.inputs)
     bars = loaded.inputs.bars
-    keep = bars.open_time_ms >= grid.to_ms(loaded.start)
+    keep = bars.open_time_ms >= to_ms(loaded.start)
     data = parquet_bytes(
         bars.open_time_ms[keep], bars.close_time_ms[keep], matrix[keep], plan.columns, fingerprint
     )

@@ -38,11 +38,10 @@ from tradeplane.runtime.features.registry import (
     Registry,
     Stream,
 )
+from tradeplane.runtime.intervals import WEEK_ORIGIN_MS
+from tradeplane.runtime.millis import DAY_MS, HOUR_MS, WEEK_MS
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-WEEK_MS = 7 * DAY_MS
-MONDAY_MS = 4 * DAY_MS
+MONDAY_MS = WEEK_ORIGIN_MS
 """1970-01-05, the first Monday after the epoch: day-of-week phase is measured from Monday 00:00 UTC."""
 LN2 = math.log(2.0)
 

@@ -16,14 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tradeplane.crds.common import parse_duration
+from tradeplane.crds.common import GROUP, VERSION, parse_duration
 from tradeplane.crds.instrument import Instrument
 from tradeplane.crds.venue import Venue
+from tradeplane.runtime.intervals import check as require_interval
 from tradeplane.runtime.marketdata.tables import MarketKey
-from tradeplane.runtime.venue.client_market import require_interval, require_symbol
-
-GROUP = "tradeplane.io"
-VERSION = "v1alpha1"
+from tradeplane.runtime.venue.client_market import require_symbol
 
 
 def holder_id() -> str:

@@ -171,7 +171,7 @@ class Pipeline:
         open_bar = sequencer.current
         source = self.bar_source.get(interval, provenance)
         for bar in sequencer.feed(event):
-            candle = Candle(bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume, True, False)
+            candle = Candle.of(bar, closed=True, confirmed=False)
             self.batch.candles.append((interval, candle, source))
             source = provenance  # a second bar closed by the same push was read from this push
             following = sequencer.current

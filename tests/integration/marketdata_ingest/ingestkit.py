@@ -17,12 +17,12 @@ from typing import Any
 
 from harness.postgres import fetch
 
-from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_cli import READY
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.store.engine import create_engine
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import VenueSimulator

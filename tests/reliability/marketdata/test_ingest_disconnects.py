@@ -13,10 +13,10 @@ from integration.marketdata_ingest.ingestkit import truth
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey, candles
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 

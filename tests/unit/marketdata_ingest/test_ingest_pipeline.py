@@ -19,7 +19,7 @@ from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline, stream_of
 from tradeplane.runtime.marketdata.tables import MarketKey
-from tradeplane.runtime.venue.payloads_market import MAX_TIME_MS
+from tradeplane.runtime.millis import MAX_TIME_MS
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ from tradeplane.runtime.marketdata.ingest_config import IngestConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline
 from tradeplane.runtime.marketdata.tables import MarketKey
-from tradeplane.runtime.venue.payloads_market import MAX_TIME_MS
+from tradeplane.runtime.millis import MAX_TIME_MS
 
 pytestmark = pytest.mark.unit
 
