@@ -3,7 +3,9 @@
 Why this shape: the FeatureSet contract names transforms and passes ``int | str`` parameters
 (decimals as strings, so fingerprints never depend on float formatting). A definition validates those
 parameters once into normalised values, with an error that names the feature, the parameter and the
-allowed range, and builds the :class:`Kernel` that both batch and live evaluation run. Registries are
+allowed range, and builds the :class:`Kernel` that both batch and live evaluation run. The parameter
+declarations (:class:`Param`) live in ``crds.feature_parameters``, numpy-free, because the FeatureSet
+schema the API server serves is generated from the same declarations. Registries are
 plain objects so tests can register deliberately broken transforms without touching the standard one.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from tradeplane.crds.feature_parameters import FeatureParamError as FeatureParamError
+from tradeplane.crds.feature_parameters import Param as Param
 from tradeplane.runtime.features.kernels import Kernel
 
 ParamValue = int | str
@@ -41,51 +45,6 @@ class UnknownFeature(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-class FeatureParamError(ValueError):
-    """A parameter that is missing, unknown, of the wrong type or out of range."""
-
-    def __init__(self, feature: str, param: str, problem: str) -> None:
-        self.feature, self.param = feature, param
-        super().__init__(f"feature {feature!r}: parameter {param!r} {problem}")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter: an integer or a decimal string, with an inclusive range and a default."""
-
-    name: str
-    default: int | str
-    minimum: int | str
-    maximum: int | str
-    decimal: bool = False
-
-    def normalise(self, feature: str, value: object) -> int | Decimal:
-        low, high = (Decimal(str(self.minimum)), Decimal(str(self.maximum)))
-        if self.decimal:
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise FeatureParamError(feature, self.name, f"must be a decimal string, got {value!r}")
-            try:
-                number = Decimal(str(value).strip())
-            except InvalidOperation:
-                raise FeatureParamError(
-                    feature, self.name, f"must be a decimal string like '2.5', got {value!r}"
-                ) from None
-            if not number.is_finite() or not low <= number <= high:
-                raise FeatureParamError(
-                    feature,
-                    self.name,
-                    f"must be a decimal in [{self.minimum}, {self.maximum}], got {value!r}",
-                )
-            return number
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise FeatureParamError(feature, self.name, f"must be an integer, got {value!r}")
-        if not low <= value <= high:
-            raise FeatureParamError(
-                feature, self.name, f"must be an integer in [{self.minimum}, {self.maximum}], got {value}"
-            )
-        return value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,179 @@
+"""The parameters of every standard feature transform: name, kind (integer or decimal), range, default.
+
+Why here and why numpy-free: these declarations are both the FeatureSet API the API server serves
+(each parameter typed, each tied to the transforms that take it) and what the feature registry
+validates and normalises with (``runtime/features/standard.py`` registers its kernels on exactly
+these). ``crds`` is imported by the CLI, the CRD generator and the Argo CD health rendering, so the
+declarations live apart from the kernels and never pull in numpy.
+
+What the served schema cannot say stays with the registry, which the operator runs: a range that
+differs between transforms sharing a parameter name (``n`` of rsi is at most 1000, of sma_distance
+at most 10000), a decimal's range (the API server compares no decimal strings), cross-parameter
+rules (MACD fast below slow), and anything stored under an older CRD. Those show as
+``Stalled``/``InvalidFeatureParameter`` naming the feature, the parameter and the allowed range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any
+
+from tradeplane.crds.common import DECIMAL_PATTERN, SIGNED_DECIMAL_PATTERN, cel
+
+
+class FeatureParamError(ValueError):
+    """A parameter that is missing, unknown, of the wrong type or out of range."""
+
+    def __init__(self, feature: str, param: str, problem: str) -> None:
+        self.feature, self.param = feature, param
+        super().__init__(f"feature {feature!r}: parameter {param!r} {problem}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: an integer or a decimal string, with an inclusive range and a default."""
+
+    name: str
+    default: int | str
+    minimum: int | str
+    maximum: int | str
+    decimal: bool = False
+
+    def normalise(self, feature: str, value: object) -> int | Decimal:
+        low, high = (Decimal(str(self.minimum)), Decimal(str(self.maximum)))
+        if self.decimal:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise FeatureParamError(feature, self.name, f"must be a decimal string, got {value!r}")
+            try:
+                number = Decimal(str(value).strip())
+            except InvalidOperation:
+                raise FeatureParamError(
+                    feature, self.name, f"must be a decimal string like '2.5', got {value!r}"
+                ) from None
+            if not number.is_finite() or not low <= number <= high:
+                raise FeatureParamError(
+                    feature,
+                    self.name,
+                    f"must be a decimal in [{self.minimum}, {self.maximum}], got {value!r}",
+                )
+            return number
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FeatureParamError(feature, self.name, f"must be an integer, got {value!r}")
+        if not low <= value <= high:
+            raise FeatureParamError(
+                feature, self.name, f"must be an integer in [{self.minimum}, {self.maximum}], got {value}"
+            )
+        return value
+
+
+N = Param("n", 20, 2, 10_000)
+K = Param("k", "2", "0.1", "10", decimal=True)
+NORMALIZE = Param("normalize", 1, 0, 1)
+MACD = (Param("fast", 12, 2, 1_000), Param("slow", 26, 3, 1_000), Param("signal", 9, 2, 1_000), NORMALIZE)
+
+STANDARD_PARAMETERS: Mapping[str, tuple[Param, ...]] = MappingProxyType(
+    {
+        "atr": (Param("n", 14, 2, 1_000), NORMALIZE),
+        "bar.range": (),
+        "bar.return": (),
+        "basis.mark": (),
+        "bollinger.percent_b": (N, K),
+        "bollinger.width": (N, K),
+        "ema_distance": (N,),
+        "funding.rate": (),
+        "funding.time_to_next": (),
+        "log_return": (Param("n", 1, 1, 10_000),),
+        "macd": MACD,
+        "macd.histogram": MACD,
+        "macd.signal": MACD,
+        "realized_vol.close_to_close": (N,),
+        "realized_vol.garman_klass": (N,),
+        "realized_vol.parkinson": (N,),
+        "rsi": (Param("n", 14, 2, 1_000),),
+        "sma_distance": (N,),
+        "time.hour_cos": (),
+        "time.hour_sin": (),
+        "time.weekday_cos": (),
+        "time.weekday_sin": (),
+        "volume_zscore": (N,),
+        "vwap_distance": (N,),
+    }
+)
+"""Transform name -> its parameters, for every transform of the standard registry (none: ``()``)."""
+
+
+def _uses(declared: Mapping[str, tuple[Param, ...]]) -> dict[str, list[tuple[str, Param]]]:
+    """Parameter name -> (transform, declaration) for every transform that takes it, sorted."""
+    uses: dict[str, list[tuple[str, Param]]] = {}
+    for transform, params in sorted(declared.items()):
+        for param in params:
+            uses.setdefault(param.name, []).append((transform, param))
+    return dict(sorted(uses.items()))
+
+
+def _ranges(uses: list[tuple[str, Param]]) -> str:
+    """``rsi, atr: 2..1000 (default 14); ...``: what each transform allows, for ``kubectl explain``."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for transform, param in uses:
+        key = (str(param.minimum), str(param.maximum), str(param.default))
+        groups.setdefault(key, []).append(transform)
+    return "; ".join(
+        f"{', '.join(transforms)}: {low}..{high} (default {default})"
+        for (low, high, default), transforms in groups.items()
+    )
+
+
+def _property(name: str, uses: list[tuple[str, Param]]) -> dict[str, Any]:
+    """One parameter's schema: its type, and for integers the widest range any transform allows."""
+    kinds = {param.decimal for _, param in uses}
+    if len(kinds) != 1:
+        raise ValueError(f"parameter {name!r} must be a decimal for every transform or for none")
+    params = [param for _, param in uses]
+    if kinds == {True}:
+        signed = any(Decimal(str(param.minimum)) < 0 for param in params)
+        return {
+            "type": "string",
+            "pattern": SIGNED_DECIMAL_PATTERN if signed else DECIMAL_PATTERN,
+            "maxLength": 33 if signed else 32,
+            "description": f'A decimal string such as "2.5". {_ranges(uses)}.',
+        }
+    return {
+        "type": "integer",
+        "minimum": min(int(param.minimum) for param in params),
+        "maximum": max(int(param.maximum) for param in params),
+        "description": f"An integer. {_ranges(uses)}.",
+    }
+
+
+def params_schema(declared: Mapping[str, tuple[Param, ...]] = STANDARD_PARAMETERS) -> dict[str, Any]:
+    """``spec.features[].params`` as the API server serves it: every parameter name, typed.
+
+    A structural schema gives a property one type for all transforms, so the properties are the
+    union of the registry's parameter names and :func:`params_rules` ties each to its transforms.
+    """
+    properties = {name: _property(name, uses) for name, uses in _uses(declared).items()}
+    return {
+        "type": "object",
+        "properties": properties,
+        "maxProperties": 32,
+        "description": "Parameters of the transform (see each one); unset ones take their default.",
+    }
+
+
+def params_rules(declared: Mapping[str, tuple[Param, ...]] = STANDARD_PARAMETERS) -> list[dict[str, str]]:
+    """CEL on a feature: each parameter only for the transforms that take it, naming the field."""
+    rules = []
+    for name, uses in _uses(declared).items():
+        transforms = [transform for transform, _ in uses]
+        allowed = ", ".join(f"'{transform}'" for transform in transforms)
+        rules.append(
+            cel(
+                f"!has(self.params) || !has(self.params.{name}) || self.transform in [{allowed}]",
+                f"spec.features[].params.{name} is a parameter of {', '.join(transforms)} only",
+                field_path=f".params.{name}",
+            )
+        )
+    return rules
