@@ -16,9 +16,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradeplane.crds.feature_parameters import FeatureParamError as FeatureParamError
-from tradeplane.crds.feature_parameters import Param as Param
+from tradeplane.crds.feature_parameters import FeatureParamError, Param
 from tradeplane.runtime.features.kernels import Kernel
+
+__all__ = [
+    "FeatureDef",
+    "FeatureParamError",
+    "Normalised",
+    "Param",
+    "ParamValue",
+    "Registry",
+    "Stream",
+    "UnknownFeature",
+]
 
 ParamValue = int | str
 Normalised = dict[str, int | Decimal]
