@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 Kind = Literal["integer", "number", "boolean", "object", "number_or_auto", "open"]
 
@@ -65,7 +65,7 @@ class Hyperparameter:
             return f"must be {expected}, got {value!r}"
         if isinstance(value, str) and self.auto is not None and not re.fullmatch(self.auto, value):
             return f"should match '{self.auto}', got {value!r}"
-        return self._range_problem(float(value)) if _is_number(value) else None  # type: ignore[arg-type]
+        return self._range_problem(float(value)) if _is_number(value) else None
 
     def _range_problem(self, value: float) -> str | None:
         if self.minimum is not None and (
@@ -78,7 +78,8 @@ class Hyperparameter:
         return None
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """JSON numbers; ``True`` is an ``int`` in Python but a boolean on the wire."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
