@@ -153,11 +153,15 @@ def params_schema(declared: Mapping[str, tuple[Param, ...]] = STANDARD_PARAMETER
 
     A structural schema gives a property one type for all transforms, so the properties are the
     union of the registry's parameter names and :func:`params_rules` ties each to its transforms.
+    Any other key is kept rather than pruned, so the registry refuses it by name (``Stalled``)
+    instead of a misspelt parameter silently taking its default: clients that do not ask for strict
+    field validation would only get a warning, and kubectl itself turns a bare ``n`` into ``false``.
     """
     properties = {name: _property(name, uses) for name, uses in _uses(declared).items()}
     return {
         "type": "object",
         "properties": properties,
+        "x-kubernetes-preserve-unknown-fields": True,
         "maxProperties": 32,
         "description": "Parameters of the transform (see each one); unset ones take their default.",
     }

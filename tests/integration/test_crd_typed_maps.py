@@ -65,6 +65,18 @@ def test_the_yaml_sample_keeps_its_parameter_names_through_kubectl(
     ]
 
 
+def test_an_unknown_parameter_is_kept_for_the_operator_to_refuse_never_pruned(
+    crds_installed: ClusterHandle, namespace: str, tmp_path: Path
+) -> None:
+    """What kubectl makes of a bare ``n: 14`` (``false: 14``) must not become rsi's default n."""
+    obj = example("FeatureSet")
+    obj["spec"]["features"][1]["params"] = {"false": 14, "n": 21}
+    result = create(crds_installed, namespace, tmp_path, obj)
+    assert result.returncode == 0, result.stderr
+    stored = get_object(crds_installed, namespace, "FeatureSet", obj["metadata"]["name"])
+    assert stored["spec"]["features"][1]["params"] == {"false": 14, "n": 21}
+
+
 @pytest.mark.parametrize(
     ("algorithm", "hyperparameters"),
     [

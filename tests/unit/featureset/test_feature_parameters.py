@@ -57,6 +57,8 @@ def test_the_registry_registers_exactly_the_declared_parameters() -> None:
 def test_the_served_params_are_every_registry_parameter_typed() -> None:
     params = _feature_schema()["properties"]["params"]
     assert params["type"] == "object" and "additionalProperties" not in params
+    # an unknown key is kept for the registry to refuse by name, never pruned into a silent default
+    assert params["x-kubernetes-preserve-unknown-fields"] is True
     assert set(params["properties"]) == set(_takers())
     for name, takers in _takers().items():
         node = params["properties"][name]
@@ -99,6 +101,7 @@ def test_a_parameter_name_cannot_be_an_integer_for_one_transform_and_a_decimal_f
         ({"n": "14"}, "feature 'rsi_14': parameter 'n' must be an integer, got '14'"),
         ({"n": 5000}, "feature 'rsi_14': parameter 'n' must be an integer in [2, 1000], got 5000"),
         ({"k": "2"}, "feature 'rsi_14': parameter 'k' is not a parameter of rsi (allowed: n)"),
+        ({"false": 14}, "feature 'rsi_14': parameter 'false' is not a parameter of rsi (allowed: n)"),
     ],
 )
 def test_what_an_older_crd_stored_still_parses_and_the_registry_names_the_problem(
