@@ -2,7 +2,7 @@
 
 Why here and why numpy-free: these declarations are both the FeatureSet API the API server serves
 (each parameter typed, each tied to the transforms that take it) and what the feature registry
-validates and normalises with (``runtime/features/standard.py`` registers its kernels on exactly
+validates and normalises against (``runtime/features/standard.py`` registers its kernels on exactly
 these). ``crds`` is imported by the CLI, the CRD generator and the Argo CD health rendering, so the
 declarations live apart from the kernels and never pull in numpy.
 
@@ -17,56 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 from tradeplane.crds.common import DECIMAL_PATTERN, SIGNED_DECIMAL_PATTERN, cel
 
 
-class FeatureParamError(ValueError):
-    """A parameter that is missing, unknown, of the wrong type or out of range."""
-
-    def __init__(self, feature: str, param: str, problem: str) -> None:
-        self.feature, self.param = feature, param
-        super().__init__(f"feature {feature!r}: parameter {param!r} {problem}")
-
-
 @dataclass(frozen=True)
 class Param:
-    """One parameter: an integer or a decimal string, with an inclusive range and a default."""
+    """One parameter: an integer or a decimal string, with an inclusive range and a default.
+
+    A declaration only: the registry (``runtime.features.registry``) validates values against it.
+    """
 
     name: str
     default: int | str
     minimum: int | str
     maximum: int | str
     decimal: bool = False
-
-    def normalise(self, feature: str, value: object) -> int | Decimal:
-        low, high = (Decimal(str(self.minimum)), Decimal(str(self.maximum)))
-        if self.decimal:
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise FeatureParamError(feature, self.name, f"must be a decimal string, got {value!r}")
-            try:
-                number = Decimal(str(value).strip())
-            except InvalidOperation:
-                raise FeatureParamError(
-                    feature, self.name, f"must be a decimal string like '2.5', got {value!r}"
-                ) from None
-            if not number.is_finite() or not low <= number <= high:
-                raise FeatureParamError(
-                    feature,
-                    self.name,
-                    f"must be a decimal in [{self.minimum}, {self.maximum}], got {value!r}",
-                )
-            return number
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise FeatureParamError(feature, self.name, f"must be an integer, got {value!r}")
-        if not low <= value <= high:
-            raise FeatureParamError(
-                feature, self.name, f"must be an integer in [{self.minimum}, {self.maximum}], got {value}"
-            )
-        return value
 
 
 N = Param("n", 20, 2, 10_000)

@@ -4,9 +4,10 @@ Why this shape: the FeatureSet contract names transforms and passes ``int | str`
 (decimals as strings, so fingerprints never depend on float formatting). A definition validates those
 parameters once into normalised values, with an error that names the feature, the parameter and the
 allowed range, and builds the :class:`Kernel` that both batch and live evaluation run. The parameter
-declarations (:class:`Param`) live in ``crds.feature_parameters``, numpy-free, because the FeatureSet
-schema the API server serves is generated from the same declarations. Registries are
-plain objects so tests can register deliberately broken transforms without touching the standard one.
+declarations (:class:`Param`: name, kind, range, default) live in ``crds.feature_parameters``,
+numpy-free, because the FeatureSet schema the API server serves is generated from the same ones.
+Registries are plain objects so tests can register deliberately broken transforms without touching
+the standard one.
 """
 
 from __future__ import annotations
@@ -14,21 +15,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-from tradeplane.crds.feature_parameters import FeatureParamError, Param
+from tradeplane.crds.feature_parameters import Param
 from tradeplane.runtime.features.kernels import Kernel
-
-__all__ = [
-    "FeatureDef",
-    "FeatureParamError",
-    "Normalised",
-    "Param",
-    "ParamValue",
-    "Registry",
-    "Stream",
-    "UnknownFeature",
-]
 
 ParamValue = int | str
 Normalised = dict[str, int | Decimal]
@@ -57,6 +47,40 @@ class UnknownFeature(KeyError):
         return str(self.args[0])
 
 
+class FeatureParamError(ValueError):
+    """A parameter that is missing, unknown, of the wrong type or out of range."""
+
+    def __init__(self, feature: str, param: str, problem: str) -> None:
+        self.feature, self.param = feature, param
+        super().__init__(f"feature {feature!r}: parameter {param!r} {problem}")
+
+
+def normalise(param: Param, feature: str, value: object) -> int | Decimal:
+    """``value`` checked against its declaration: an ``int``, or a ``Decimal`` for decimal parameters."""
+    low, high = (Decimal(str(param.minimum)), Decimal(str(param.maximum)))
+    if param.decimal:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise FeatureParamError(feature, param.name, f"must be a decimal string, got {value!r}")
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise FeatureParamError(
+                feature, param.name, f"must be a decimal string like '2.5', got {value!r}"
+            ) from None
+        if not number.is_finite() or not low <= number <= high:
+            raise FeatureParamError(
+                feature, param.name, f"must be a decimal in [{param.minimum}, {param.maximum}], got {value!r}"
+            )
+        return number
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FeatureParamError(feature, param.name, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise FeatureParamError(
+            feature, param.name, f"must be an integer in [{param.minimum}, {param.maximum}], got {value}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class FeatureDef:
     """A registered transform. ``build`` receives normalised parameters and returns the kernel."""
@@ -80,7 +104,7 @@ class FeatureDef:
                     feature, key, f"is not a parameter of {self.transform} (allowed: {allowed})"
                 )
         normalised = {
-            param.name: param.normalise(feature, params.get(param.name, param.default))
+            param.name: normalise(param, feature, params.get(param.name, param.default))
             for param in self.params
         }
         if self.check is not None:

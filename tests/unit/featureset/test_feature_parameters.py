@@ -16,15 +16,10 @@ import yaml
 from unit.featureset.builders import SAMPLE
 
 from tradeplane.crds import generate
-from tradeplane.crds.feature_parameters import (
-    STANDARD_PARAMETERS,
-    FeatureParamError,
-    Param,
-    params_rules,
-    params_schema,
-)
+from tradeplane.crds.feature_parameters import STANDARD_PARAMETERS, Param, params_rules, params_schema
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.runtime.features.contract import FeatureContract
+from tradeplane.runtime.features.registry import FeatureParamError
 from tradeplane.runtime.features.standard import STANDARD
 
 pytestmark = pytest.mark.unit
