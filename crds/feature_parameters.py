@@ -6,11 +6,12 @@ validates and normalises against (``runtime/features/standard.py`` registers its
 these). ``crds`` is imported by the CLI, the CRD generator and the Argo CD health rendering, so the
 declarations live apart from the kernels and never pull in numpy.
 
-What the served schema cannot say stays with the registry, which the operator runs: a range that
-differs between transforms sharing a parameter name (``n`` of rsi is at most 1000, of sma_distance
-at most 10000), a decimal's range (the API server compares no decimal strings), cross-parameter
-rules (MACD fast below slow), and anything stored under an older CRD. Those show as
-``Stalled``/``InvalidFeatureParameter`` naming the feature, the parameter and the allowed range.
+What the served schema leaves to the registry, which the operator runs: a transform's own range
+where it is narrower than the widest one of its parameter name (the property is shared, so ``n``
+allows 1..10000 while rsi takes at most 1000), a decimal's range (the API server compares no decimal
+strings), cross-parameter rules (MACD fast below slow), keys no transform takes, and anything stored
+under an older CRD. Those show as ``Stalled``/``InvalidFeatureParameter`` naming the feature, the
+parameter and the allowed range.
 """
 
 from __future__ import annotations
