@@ -27,7 +27,7 @@ from tradeplane.reconcilers.instrument import SyncResult
 from tradeplane.reconcilers.venue import VenueSync
 from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue import snapshots
-from tradeplane.runtime.venue.canonical import sha256_fingerprint
+from tradeplane.runtime.venue.canonical import canonical_decimal, sha256_fingerprint
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.credentials import Credentials
 from tradeplane.runtime.venue.errors import (
@@ -166,18 +166,20 @@ def _account(balances: Iterable[Any], positions: Iterable[Any]) -> dict[str, Any
         row = {
             "symbol": position.symbol,
             "side": side,
-            "quantity": str(position.position_amt),
-            "entryPrice": str(position.avg_price),
-            "markPrice": None if position.mark_price is None else str(position.mark_price),
-            "unrealizedPnl": None if position.unrealized_profit is None else str(position.unrealized_profit),
+            "quantity": canonical_decimal(position.position_amt),
+            "entryPrice": canonical_decimal(position.avg_price),
+            "markPrice": None if position.mark_price is None else canonical_decimal(position.mark_price),
+            "unrealizedPnl": (
+                None if position.unrealized_profit is None else canonical_decimal(position.unrealized_profit)
+            ),
             "leverage": position.leverage,
         }
         rows.append({k: v for k, v in row.items() if v is not None})
     return {
         "asset": "USDT",
-        "equity": str(usdt.equity),
-        "availableMargin": str(usdt.available_margin),
-        "unrealizedPnl": str(usdt.unrealized_profit),
+        "equity": canonical_decimal(usdt.equity),
+        "availableMargin": canonical_decimal(usdt.available_margin),
+        "unrealizedPnl": canonical_decimal(usdt.unrealized_profit),
         "positions": rows,
     }
 
