@@ -35,6 +35,7 @@ from tradeplane.reconcilers.plan import AuditEntry
 
 OPERATOR = "tradeplane-operator"
 
+Model = TypeVar("Model", bound=BaseModel)
 State = TypeVar("State", bound=str)
 Spec = TypeVar("Spec")
 Status = TypeVar("Status", bound=BaseModel)
@@ -76,6 +77,12 @@ class Step(Generic[Status]):
     audit: tuple[AuditEntry, ...] = ()
 
 
+def validated(model: Model, **changes: object) -> Model:
+    """``model`` with ``changes``, revalidated: ``model_copy(update=...)`` would skip the constraints, and
+    a value the CRD refuses (a message too long) must fail in the reconciler, not at the API server."""
+    return type(model).model_validate(model.model_dump() | changes)
+
+
 @dataclass(frozen=True)
 class StateFields:
     """Where the common layout keeps the state: three status fields, written together."""
@@ -85,9 +92,8 @@ class StateFields:
     reason: str = "state_reason"
 
     def write(self, status: Status, transition: Transition[State], now: datetime) -> Status:
-        """Revalidated by the status model, so a message the CRD would refuse fails here, not at the API."""
         update = {self.state: transition.to, self.since: now, self.reason: transition.message}
-        return type(status).model_validate(status.model_dump() | update)
+        return validated(status, **update)
 
 
 @dataclass(frozen=True)
