@@ -186,6 +186,10 @@ class ContractSummary(CamelModel):
     normalization: Literal["none", "zscore", "robust", "minmax"] | None = None
 
 
+BuildPhase = Literal["Running", "Succeeded", "Failed"]
+"""The states of a dataset build (``reconcilers.dataset_build`` holds the transition table)."""
+
+
 class BuildStatus(CamelModel):
     """The latest dataset build Job: why it ran, the span it covers and how it ended.
 
@@ -200,7 +204,7 @@ class BuildStatus(CamelModel):
         StringConstraints(max_length=128),
         Field(description="The dataset.tradeplane.io/requested-at value this build answered."),
     ] = None
-    phase: Literal["Running", "Succeeded", "Failed"] = "Running"
+    phase: BuildPhase = "Running"
     range_start: datetime
     range_end: datetime
     mode: Literal["production", "research"] = "production"

@@ -66,8 +66,9 @@ def test_first_pass_with_ready_instrument_computes_contract_audits_it_and_starts
     assert status["contract"] == {"intervals": ["1m", "1h"], "normalization": "zscore"}
     assert ready_of(status)[:2] == ("False", "Building")
     assert ready_of(status, CONTRACT_READY)[:2] == ("True", "ContractValid")
-    assert [a.reason for a in plan.audit] == ["ContractComputed"]
+    assert [a.reason for a in plan.audit] == ["ContractComputed", "BuildStarted"]
     assert plan.audit[0].evidence == {"contract": CONTRACT.fingerprint.removeprefix("sha256:")}
+    assert (plan.audit[1].from_state, plan.audit[1].to_state) == ("", "build:Running")
     (job,) = plan.workloads
     assert job.kind is WorkloadKind.JOB and job.restart_policy is RestartPolicy.NEVER
     assert job.name.startswith("dataset-gold-1m-") and job.name == status["build"]["job"]
@@ -115,8 +116,9 @@ def test_success_registers_the_snapshot_ready_with_audit_and_no_new_job() -> Non
     assert status["latestSnapshot"]["hash"] == SNAPSHOT.hash and status["latestSnapshot"]["rows"] == 1380
     assert status["latestSnapshot"]["uri"] == SNAPSHOT.uri and status["snapshots"] == 2
     assert status["build"]["phase"] == "Succeeded" and plan.workloads == ()
-    assert [a.reason for a in plan.audit] == ["SnapshotRegistered"]
+    assert [a.reason for a in plan.audit] == ["SnapshotRegistered", "BuildSucceeded"]
     assert plan.audit[0].evidence["dataset"] == "ab" * 32
+    assert (plan.audit[1].from_state, plan.audit[1].to_state) == ("build:Running", "build:Succeeded")
     assert status["nextBuildTime"] == "2026-11-25T12:01:30Z"  # created + schedule 24h
     FeatureSetStatus.model_validate(status)
 
@@ -373,7 +375,8 @@ def test_a_new_contract_builds_at_once_instead_of_waiting_for_a_retry() -> None:
     plan = reconcile_featureset(inputs(spec=spec, contract=contract, target=target, status=finished))
     assert plan.status["build"]["trigger"] == "Initial" and len(plan.workloads) == 1
     assert plan.status["fingerprint"] == contract.fingerprint != CONTRACT.fingerprint
-    assert [a.reason for a in plan.audit] == ["ContractComputed"]
+    assert [a.reason for a in plan.audit] == ["ContractComputed", "BuildStarted"]
+    assert (plan.audit[1].from_state, plan.audit[1].to_state) == ("build:Succeeded", "build:Running")
 
 
 def test_a_new_contract_does_not_keep_showing_the_old_contracts_snapshot() -> None:
