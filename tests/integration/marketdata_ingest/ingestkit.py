@@ -19,7 +19,7 @@ from harness.postgres import fetch
 
 from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_cli import READY
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey
@@ -140,7 +140,9 @@ async def run(
     confirmed and ``done`` holds; returns it (stopped) and the simulated end time."""
     engine = create_engine(url)
     values: dict[str, Any] = {"lookback": timedelta(minutes=30)} | overrides
-    config = IngestConfig(KEY, sim.rest_url, ws_url or sim.ws_url, **values)
+    config = IngestorConfig(
+        market=KEY.market, symbol=KEY.symbol, rest_url=sim.rest_url, ws_url=ws_url or sim.ws_url, **values
+    )
     try:
         async with BingXClient(sim.rest_url) as client:
             ingestor = Ingestor(config, engine, client, metrics=IngestMetrics())
