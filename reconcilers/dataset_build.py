@@ -19,13 +19,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 
 from tradeplane.crds.common import API_VERSION, format_time, parse_duration
 from tradeplane.crds.featureset import BuildStatus, FeatureSetSpec
-from tradeplane.runtime.features.build_config import DatasetBuildConfig
+from tradeplane.runtime.features.build_config import DatasetBuildConfig, named_spec_document
 from tradeplane.runtime.workloads.spec import (
     Owner,
     Resources,
@@ -189,12 +189,6 @@ def plan_build(
     )
 
 
-def _named(document_json: str) -> dict[str, Any]:
-    """``{"metadata": {"name": ...}, "spec": ...}`` (a :class:`BuildTarget` document) as a named spec."""
-    document = json.loads(document_json)
-    return {"name": document["metadata"]["name"], "spec": document.get("spec") or {}}
-
-
 def dataset_build_config(
     *, namespace: str, name: str, spec: FeatureSetSpec, build: BuildStatus, target: BuildTarget, in_pods: bool
 ) -> DatasetBuildConfig:
@@ -205,8 +199,8 @@ def dataset_build_config(
         {
             "featureset": f"{namespace}/{name}",
             "spec": spec.to_k8s(),
-            "instrument": _named(target.instrument_json),
-            "venue": _named(target.venue_json),
+            "instrument": named_spec_document(json.loads(target.instrument_json)),
+            "venue": named_spec_document(json.loads(target.venue_json)),
             "start": build.range_start,
             "end": build.range_end,
             "contract": json.loads(target.contract_json),

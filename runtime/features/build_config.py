@@ -12,6 +12,7 @@ Light on purpose (pydantic and ``crds`` only): reconcilers import it without num
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -39,6 +40,15 @@ class NamedSpec(WorkloadConfig, Generic[SpecT]):
     @field_serializer("spec")
     def _as_stored(self, spec: SpecT) -> dict[str, Any]:
         return spec.to_k8s()
+
+
+def named_spec_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole object (``metadata.name`` and ``spec``) as a :class:`NamedSpec` document, or the
+    document itself as the spec when it has none (then no name is checked)."""
+    if "spec" not in document:
+        return {"spec": dict(document)}
+    name = (document.get("metadata") or {}).get("name")
+    return {"name": name if isinstance(name, str) else None, "spec": document["spec"]}
 
 
 class DatasetBuildConfig(WorkloadConfig):

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import typer
 
 from tradeplane.crds.featureset import FeatureSetSpec
-from tradeplane.runtime.features.build_config import DatasetBuildConfig
+from tradeplane.runtime.features.build_config import DatasetBuildConfig, named_spec_document
 
 EXIT_INCOMPLETE = 2
 ContractOf = Callable[[FeatureSetSpec], tuple[dict[str, Any], str]]
@@ -49,12 +49,8 @@ def _document(raw: str, flag: str) -> dict[str, Any]:
 
 
 def _named(raw: str, flag: str) -> dict[str, Any]:
-    """A whole object's ``metadata.name`` and ``spec``, or the document itself when it is a spec."""
-    document = _document(raw, flag)
-    if "spec" not in document:
-        return {"spec": document}
-    name = (document.get("metadata") or {}).get("name")
-    return {"name": name if isinstance(name, str) else None, "spec": document["spec"]}
+    """A flag's whole object (or bare spec) as the configuration's named spec."""
+    return named_spec_document(_document(raw, flag))
 
 
 def flag_overrides(flags: dict[str, str | None]) -> dict[str, Any]:
