@@ -45,7 +45,7 @@ from tradeplane.runtime.marketdata.backfill import backfill_candles
 from tradeplane.runtime.marketdata.frames import decode_frame
 from tradeplane.runtime.marketdata.ingest_cli import run_loop
 from tradeplane.runtime.marketdata.ingest_committer import BatchCommitter
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.lease import FencedWriter, acquire
@@ -125,7 +125,14 @@ async def record(sim: VenueSimulator, count: int) -> list[bytes]:
 
 def pipeline_only(frames: list[bytes]) -> float:
     """``Pipeline.accept`` and ``take`` exactly as end to end, with nothing committed."""
-    config = IngestConfig(KEY, NOWHERE, NOWHERE.replace("http", "ws"), depth=True, flush_frames=FLUSH_FRAMES)
+    config = IngestorConfig(
+        market=KEY.market,
+        symbol=KEY.symbol,
+        rest_url=NOWHERE,
+        ws_url=NOWHERE.replace("http", "ws"),
+        depth=True,
+        flush_frames=FLUSH_FRAMES,
+    )
     pipeline = Pipeline(config, IngestMetrics())
     received_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -152,7 +159,15 @@ async def end_to_end(url: str, frames: list[bytes], *, journal: bool = False) ->
     try:
         key = MarketKey(KEY.market, f"{SYMBOL}{'/journal' if journal else ''}")
         websocket = NOWHERE.replace("http", "ws")
-        config = IngestConfig(key, NOWHERE, websocket, depth=True, flush_frames=FLUSH_FRAMES, journal=journal)
+        config = IngestorConfig(
+            market=key.market,
+            symbol=key.symbol,
+            rest_url=NOWHERE,
+            ws_url=websocket,
+            depth=True,
+            flush_frames=FLUSH_FRAMES,
+            journal=journal,
+        )
         lease = await acquire(engine, key, config.holder, ttl=timedelta(minutes=5))
         assert lease is not None
         metrics = IngestMetrics()

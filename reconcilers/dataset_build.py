@@ -32,6 +32,7 @@ from tradeplane.crds.annotations import DATASET_REQUESTED_AT, FEATURESET_LABEL
 from tradeplane.crds.common import API_VERSION, format_time, parse_duration
 from tradeplane.crds.featureset import BuildPhase, BuildStatus, FeatureSetSpec, FeatureSetStatus
 from tradeplane.reconcilers.statemachine import StateMachine, StateNotWritten, Transition, validated
+from tradeplane.runtime.features.build_config import DatasetBuildConfig, named_spec_document
 from tradeplane.runtime.workloads.spec import (
     Owner,
     Resources,
@@ -287,6 +288,28 @@ def plan_build(
     )
 
 
+def dataset_build_config(
+    *, namespace: str, name: str, spec: FeatureSetSpec, build: BuildStatus, target: BuildTarget, in_pods: bool
+) -> DatasetBuildConfig:
+    """Everything the Job for ``build`` reads: the FeatureSet, its span and mode as planned, the
+    Instrument and Venue, and the contract as computed for status. ``in_pods``: the snapshot goes to
+    the mounted datasets claim; otherwise the builder's default directory."""
+    return DatasetBuildConfig.build(
+        {
+            "featureset": f"{namespace}/{name}",
+            "spec": spec.to_k8s(),
+            "instrument": named_spec_document(json.loads(target.instrument_json)),
+            "venue": named_spec_document(json.loads(target.venue_json)),
+            "start": build.range_start,
+            "end": build.range_end,
+            "contract": json.loads(target.contract_json),
+            "fingerprint": target.fingerprint,
+            "mode": build.mode,
+            "output": DATASET_DIR if in_pods else None,
+        }
+    )
+
+
 def build_workload(
     *,
     namespace: str,
@@ -298,24 +321,13 @@ def build_workload(
     database_secret: str | None,
     in_pods: bool = False,
 ) -> WorkloadSpec:
-    """The Job for ``build``. ``database_secret`` as for the ingestor: in a cluster DATABASE_URL comes
-    from that Secret's ``url`` key; the embedded default passes the operator's environment instead.
-    ``in_pods`` (the Kubernetes driver runs it) mounts the datasets claim and writes the snapshot
-    there; otherwise ``--output`` is left out and the builder uses ``$TRADEPLANE_HOME/datasets``."""
-    args: tuple[str, ...] = (
-        "build-dataset",
-        "--featureset", f"{namespace}/{name}",
-        "--spec-json", json.dumps(spec.to_k8s(), sort_keys=True, separators=(",", ":")),
-        "--instrument-json", target.instrument_json,
-        "--venue-json", target.venue_json,
-        "--start", format_time(build.range_start),
-        "--end", format_time(build.range_end),
-        "--contract-json", target.contract_json,
-        "--fingerprint", target.fingerprint,
-        "--mode", build.mode,
-    )  # fmt: skip
-    if in_pods:
-        args += ("--output", DATASET_DIR)
+    """The Job for ``build``, its configuration in one argument. ``database_secret`` as for the
+    ingestor: in a cluster DATABASE_URL comes from that Secret's ``url`` key; the embedded default
+    passes the operator's environment instead. ``in_pods`` (the Kubernetes driver runs it) mounts
+    the datasets claim, and the configuration's ``output`` names it."""
+    config = dataset_build_config(
+        namespace=namespace, name=name, spec=spec, build=build, target=target, in_pods=in_pods
+    )
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
     return WorkloadSpec(
         name=build.job,
@@ -323,7 +335,7 @@ def build_workload(
         kind=WorkloadKind.JOB,
         component=COMPONENT,
         command=("tradeplane",),
-        args=args,
+        args=("build-dataset", "--config", config.to_json()),
         secret_env=secrets,
         volumes=(DATASET_MOUNT,) if in_pods else (),
         labels={FEATURESET_LABEL: name},

@@ -34,7 +34,7 @@ from tradeplane.runtime.marketdata.backfill import (
 )
 from tradeplane.runtime.marketdata.gaps import heal_open, scan_candles
 from tradeplane.runtime.marketdata.ingest_committer import RETRY_S, BatchCommitter
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.ingest_source import RawFrame, Reconnected, raw_frames
@@ -56,7 +56,7 @@ class Ingestor:
 
     def __init__(
         self,
-        config: IngestConfig,
+        config: IngestorConfig,
         engine: AsyncEngine,
         client: BingXClient,
         *,

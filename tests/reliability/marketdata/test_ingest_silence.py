@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.runtime.intervals import align, open_times
 from tradeplane.runtime.marketdata.gaps import GapState, list_gaps
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.millis import from_ms
@@ -39,10 +39,11 @@ async def test_a_dark_stream_is_replaced_and_its_bars_filled_from_rest_while_dar
         seed=5, api_key="k", api_secret="s", clock="manual", history_minutes=120, symbols=(SYMBOL,)
     )
     async with VenueSimulator(config) as sim, BingXClient(sim.rest_url) as client:
-        ingest = IngestConfig(
-            KEY,
-            sim.rest_url,
-            sim.ws_url,
+        ingest = IngestorConfig(
+            market=KEY.market,
+            symbol=KEY.symbol,
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
             lookback=timedelta(minutes=30),
             silence_check=timedelta(milliseconds=20),
         )

@@ -72,14 +72,18 @@ def test_first_pass_with_ready_instrument_computes_contract_audits_it_and_starts
     (job,) = plan.workloads
     assert job.kind is WorkloadKind.JOB and job.restart_policy is RestartPolicy.NEVER
     assert job.name.startswith("dataset-gold-1m-") and job.name == status["build"]["job"]
-    args = dict(zip(job.args[1::2], job.args[2::2], strict=False))
-    assert job.args[0] == "build-dataset" and args["--featureset"] == "default/gold-1m"
+    assert job.args[:2] == ("build-dataset", "--config") and len(job.args) == 3
+    config = json.loads(job.args[2])
+    assert config["featureset"] == "default/gold-1m"
     # a minute's settle margin before now (12:00:30), floored to the minute: the bar closed at 12:00
     # may still be on its way to the store
-    assert args["--start"] == "2026-11-23T11:59:00Z" and args["--end"] == "2026-11-24T11:59:00Z"
-    assert args["--mode"] == "production" and json.loads(args["--spec-json"])["baseInterval"] == "1m"
-    assert args["--instrument-json"] == TARGET.instrument_json and not job.secret_env
-    assert args["--fingerprint"] == CONTRACT.fingerprint and args["--contract-json"] == CONTRACT.to_json()
+    assert config["start"] == "2026-11-23T11:59:00Z" and config["end"] == "2026-11-24T11:59:00Z"
+    assert config["mode"] == "production" and config["spec"]["baseInterval"] == "1m"
+    instrument = json.loads(TARGET.instrument_json)
+    assert config["instrument"] == {"name": "xaut-usdt", "spec": instrument["spec"]} and not job.secret_env
+    assert config["fingerprint"] == CONTRACT.fingerprint and config["contract"] == json.loads(
+        CONTRACT.to_json()
+    )
     assert status["build"]["trigger"] == "Initial" and status["nextCheckTime"] == "2026-11-24T12:00:35Z"
 
 
