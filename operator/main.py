@@ -9,6 +9,7 @@ from typing import Any
 
 import kopf
 
+from tradeplane.crds.annotations import FINALIZER, PREFIX
 from tradeplane.operator import handlers
 from tradeplane.operator.engine import OperatorContext
 from tradeplane.operator.handlers import RESYNC_SECONDS
@@ -19,9 +20,6 @@ from tradeplane.operator.workload_driver import workload_driver
 from tradeplane.runtime.kubeapi import api_client
 from tradeplane.runtime.store.engine import create_engine, database_url
 from tradeplane.runtime.workloads.local import LocalProcessDriver
-
-PREFIX = "tradeplane.io"
-FINALIZER = f"{PREFIX}/finalizer"
 
 
 @kopf.on.startup()

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from tradeplane.crds.annotations import RECONCILE_REQUESTED_AT
 from tradeplane.operator.kube import KubeClient
 
-REQUESTED_AT = "reconcile.tradeplane.io/requested-at"
+REQUESTED_AT = RECONCILE_REQUESTED_AT
+"""Alias of the key in ``crds.annotations``, under the name the handlers know."""
 DUE_SUFFIX = "_due"
 logger = logging.getLogger(__name__)
 

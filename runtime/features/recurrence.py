@@ -31,7 +31,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import lfilter
 
 from tradeplane.runtime.features import portable_math
 from tradeplane.runtime.features.inputs import FloatArray
@@ -147,6 +146,9 @@ def scan(x: FloatArray, decay: float, gain: float, y_before: float) -> FloatArra
     """
     if len(x) == 0:
         return np.empty(0)
+    # half a second to import: loaded by a batch build, not by every process that reads a contract
+    from scipy.signal import lfilter  # noqa: PLC0415
+
     filtered, _ = lfilter([1.0], [1.0, -decay], gain * x, zi=[decay * y_before])
     out: FloatArray = np.asarray(filtered, dtype=np.float64)
     return out

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tradeplane.crds.feature_parameters import STANDARD_PARAMETERS
 from tradeplane.runtime.features import portable_math
 from tradeplane.runtime.features.inputs import Bar, Bars, FloatArray, FundingSchedule, Inputs
 from tradeplane.runtime.features.kernels import (
@@ -40,19 +41,11 @@ from tradeplane.runtime.features.kernels import (
 from tradeplane.runtime.features.ordered import ordered_sum
 from tradeplane.runtime.features.phase import Phase
 from tradeplane.runtime.features.recurrence import Recurrence
-from tradeplane.runtime.features.registry import (
-    FeatureDef,
-    FeatureParamError,
-    Normalised,
-    Param,
-    Registry,
-    Stream,
-)
+from tradeplane.runtime.features.registry import FeatureDef, FeatureParamError, Normalised, Registry, Stream
+from tradeplane.runtime.intervals import WEEK_ORIGIN_MS
+from tradeplane.runtime.millis import DAY_MS, HOUR_MS, WEEK_MS
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-WEEK_MS = 7 * DAY_MS
-MONDAY_MS = 4 * DAY_MS
+MONDAY_MS = WEEK_ORIGIN_MS
 """1970-01-05, the first Monday after the epoch: day-of-week phase is measured from Monday 00:00 UTC."""
 LN2 = portable_math.log(2.0)
 
@@ -259,56 +252,41 @@ def _macd_order(feature: str, params: Normalised) -> None:
 
 
 def _define(
-    transform: str,
-    doc: str,
-    build: Any,
-    params: tuple[Param, ...] = (),
-    *,
-    inputs: frozenset[Stream] = BARS,
-    check: Any = None,
+    transform: str, doc: str, build: Any, *, inputs: frozenset[Stream] = BARS, check: Any = None
 ) -> None:
-    STANDARD.register(FeatureDef(transform, doc, inputs, build, params, check))
+    """Register ``transform`` with its parameters as ``crds.feature_parameters`` declares them."""
+    STANDARD.register(FeatureDef(transform, doc, inputs, build, STANDARD_PARAMETERS[transform], check))
 
-
-N = Param("n", 20, 2, 10_000)
-K = Param("k", "2", "0.1", "10", decimal=True)
-NORMALIZE = Param("normalize", 1, 0, 1)
 
 _define(
     "log_return",
     "log(close[t] / close[t-n])",
     lambda p: Rolling((_close,), p["n"] + 1, _log_return, term_lag=0),
-    (Param("n", 1, 1, 10_000),),
 )
 _define(
     "realized_vol.close_to_close",
     "sqrt(mean of squared 1-bar log returns over n bars), per bar",
     lambda p: Rolling((_log_change,), p["n"], _root_mean_square, term_lag=1),
-    (N,),
 )
 _define(
     "realized_vol.parkinson",
     "sqrt(mean(ln(high/low)^2) / (4 ln 2)) over n bars",
     lambda p: Rolling((_parkinson_term,), p["n"], lambda w: _root_mean(w, 4.0 * LN2), term_lag=0),
-    (N,),
 )
 _define(
     "realized_vol.garman_klass",
     "sqrt(mean(0.5 ln(h/l)^2 - (2 ln 2 - 1) ln(c/o)^2)) over n bars",
     lambda p: Rolling((_garman_klass_term,), p["n"], _root_mean, term_lag=0),
-    (N,),
 )
 _define(
     "sma_distance",
     "close / sma(close, n) - 1",
     lambda p: Rolling((_close,), p["n"], _sma_distance, term_lag=0),
-    (N,),
 )
 _define(
     "ema_distance",
     "close / ema(close, n) - 1, EMA seeded by the first close",
     lambda p: Smoothed((_change,), (Recurrence.gap_decay(p["n"]),), lambda b, g: g / (b.close - g), 1),
-    (N,),
 )
 _define(
     "rsi",
@@ -319,7 +297,6 @@ _define(
         lambda b, up, down: _ratio(100.0 * up, up + down, 50.0),
         1,
     ),
-    (Param("n", 14, 2, 1_000),),
 )
 _define(
     "atr",
@@ -330,39 +307,33 @@ _define(
         (lambda b, atr: atr / b.close) if p["normalize"] else (lambda b, atr: atr),
         1,
     ),
-    (Param("n", 14, 2, 1_000), NORMALIZE),
 )
 for _part in MACD_PARTS:
     _define(
         "macd" if _part == "line" else f"macd.{_part}",
         f"MACD {_part} (EMA fast - EMA slow; signal is its EMA), divided by the close unless normalize is 0",
         lambda p, part=_part: Macd(p["fast"], p["slow"], p["signal"], part, bool(p["normalize"])),
-        (Param("fast", 12, 2, 1_000), Param("slow", 26, 3, 1_000), Param("signal", 9, 2, 1_000), NORMALIZE),
         check=_macd_order,
     )
 _define(
     "bollinger.percent_b",
     "(close - lower) / (upper - lower) for bands mean +- k population std over n bars",
     lambda p: Rolling((_close,), p["n"], lambda w, k=float(p["k"]): _percent_b(w, k), term_lag=0),
-    (N, K),
 )
 _define(
     "bollinger.width",
     "(upper - lower) / middle for bands mean +- k population std over n bars",
     lambda p: Rolling((_close,), p["n"], lambda w, k=float(p["k"]): _band_width(w, k), term_lag=0),
-    (N, K),
 )
 _define(
     "volume_zscore",
     "(volume - mean) / population std of volume over n bars (0 for a flat window)",
     lambda p: Rolling((_volume,), p["n"], _zscore, term_lag=0),
-    (N,),
 )
 _define(
     "vwap_distance",
     "close / vwap - 1, vwap of the typical price (h+l+c)/3 weighted by volume over n bars",
     lambda p: Rolling((_typical_price, _volume, _close), p["n"], _vwap_distance, term_lag=0),
-    (N,),
 )
 _define("bar.return", "log(close / open) of the bar", lambda p: Rolling((_bar_return,), 1, _last, term_lag=0))
 _define(
