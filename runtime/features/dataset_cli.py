@@ -30,6 +30,7 @@ import typer
 
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.runtime.features.build_config import DatasetBuildConfig, named_spec_document
+from tradeplane.runtime.workloads.config import json_object
 
 EXIT_INCOMPLETE = 2
 ContractOf = Callable[[FeatureSetSpec], tuple[dict[str, Any], str]]
@@ -38,19 +39,9 @@ REQUIRED_FLAGS = ("--featureset", "--spec-json", "--instrument-json", "--venue-j
 """Without ``--config``, the flags that make a configuration."""
 
 
-def _document(raw: str, flag: str) -> dict[str, Any]:
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{flag} is not JSON: {error.msg} at position {error.pos}") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"{flag} must be a JSON object")
-    return document
-
-
 def _named(raw: str, flag: str) -> dict[str, Any]:
     """A flag's whole object (or bare spec) as the configuration's named spec."""
-    return named_spec_document(_document(raw, flag))
+    return named_spec_document(json_object(raw, flag))
 
 
 def flag_overrides(flags: dict[str, str | None]) -> dict[str, Any]:
@@ -62,7 +53,7 @@ def flag_overrides(flags: dict[str, str | None]) -> dict[str, Any]:
         "--venue-json": ("venue", _named),
         "--start": ("start", lambda value, _: value),
         "--end": ("end", lambda value, _: value),
-        "--contract-json": ("contract", _document),
+        "--contract-json": ("contract", json_object),
         "--fingerprint": ("fingerprint", lambda value, _: value),
         "--mode": ("mode", lambda value, _: value),
         "--output": ("output", lambda value, _: value),

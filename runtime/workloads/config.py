@@ -66,6 +66,17 @@ GoDuration = Annotated[
 """A duration as a timedelta in Python and a Go duration string (the API's one syntax) in JSON."""
 
 
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """``text`` as a JSON object; ``what`` (a flag or a config's name) is named in the error."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{what} is not JSON: {error.msg} at position {error.pos}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{what} must be a JSON object")
+    return document
+
+
 def describe(error: ValidationError) -> str:
     """One line per refused field, ``field.path: reason (got value)``, without pydantic's URLs."""
     lines = []
@@ -107,13 +118,7 @@ class WorkloadConfig(BaseModel):
                 text = path.read_text(encoding="utf-8")
             except OSError as error:
                 raise ConfigError(f"cannot read {cls.__name__} from {path}: {error.strerror}") from None
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{cls.__name__} is not JSON: {error.msg} at position {error.pos}") from None
-        if not isinstance(document, dict):
-            raise ConfigError(f"{cls.__name__} must be a JSON object")
-        return document
+        return json_object(text, cls.__name__)
 
     @classmethod
     def from_argument(cls, argument: str, overrides: Mapping[str, Any] | None = None) -> Self:
