@@ -24,53 +24,29 @@ class KubeClient:
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
-    async def secret_keys(self, namespace: str, name: str) -> SecretCheck:
-        def get() -> SecretCheck:
-            try:
-                secret = self.core.read_namespaced_secret(name, namespace)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return SecretCheck(exists=False)
-                raise
-            keys = frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
-            return SecretCheck(exists=True, keys=keys)
-
-        return await asyncio.to_thread(get)
-
-    async def credentials(
+    async def secret(
         self, namespace: str, name: str, api_key_key: str, secret_key_key: str
-    ) -> Credentials | None:
-        """The key pair from a Secret, or None when it or a key is gone; values stay in memory only."""
+    ) -> tuple[SecretCheck, Credentials | None]:
+        """Which keys the Secret has, and the key pair when both named keys hold a value, from one
+        read; the values stay in memory only and never reach a reconciler."""
 
-        def get() -> Credentials | None:
+        def get() -> tuple[SecretCheck, Credentials | None]:
             try:
                 secret = self.core.read_namespaced_secret(name, namespace)
             except ApiException as exc:
                 if exc.status == 404:
-                    return None
+                    return SecretCheck(exists=False), None
                 raise
             data = secret.data or {}
+            keys = frozenset(data.keys()) | frozenset((secret.string_data or {}).keys())
+            check = SecretCheck(exists=True, keys=keys)
             if api_key_key not in data or secret_key_key not in data:
-                return None
+                return check, None
             decoded = (
                 base64.b64decode(data[api_key_key]).decode(),
                 base64.b64decode(data[secret_key_key]).decode(),
             )
-            return Credentials(*decoded) if all(decoded) else None
-
-        return await asyncio.to_thread(get)
-
-    async def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A tradeplane object by name, or None when it does not exist (any more)."""
-
-        def get() -> dict[str, Any] | None:
-            try:
-                found = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return found if isinstance(found, dict) else None
+            return check, Credentials(*decoded) if all(decoded) else None
 
         return await asyncio.to_thread(get)
 

@@ -18,7 +18,6 @@ from tradeplane.operator.resync import sweep_forever
 from tradeplane.operator.workload_driver import workload_driver
 from tradeplane.runtime.kubeapi import api_client
 from tradeplane.runtime.store.engine import create_engine, database_url
-from tradeplane.runtime.workloads.local import LocalProcessDriver
 
 PREFIX = "tradeplane.io"
 FINALIZER = f"{PREFIX}/finalizer"
@@ -42,13 +41,13 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
     driver, database_secret = workload_driver(api)
     memo.context = OperatorContext(
         kube=KubeClient(api),
-        audit=create_engine(database_url()),
+        database=create_engine(database_url()),
         workloads=driver,
         database_secret=database_secret,
     )
     # Open one database connection now: the first transitions then do not pay for the connect
     # and the driver's lazy imports while objects queue up (and a bad DATABASE_URL fails at start).
-    async with memo.context.audit.connect():
+    async with memo.context.database.connect():
         pass
     # kopf hands operator-level handlers its live indexes; the sweep reads the "_due" ones.
     memo.resync = asyncio.create_task(sweep_forever(kwargs, memo.context.kube, RESYNC_SECONDS))
@@ -61,11 +60,11 @@ async def close(memo: Any, **_: Any) -> None:
         resync.cancel()
     context: OperatorContext | None = getattr(memo, "context", None)
     if context is not None:
-        if isinstance(context.workloads, LocalProcessDriver):
+        if context.workloads is not None:
             # local children live no longer than their supervisor; a cluster's Deployments do
             await asyncio.to_thread(context.workloads.close)
         context.kube.close()
-        await context.audit.dispose()
+        await context.database.dispose()
 
 
 def run(

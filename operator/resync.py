@@ -18,6 +18,7 @@ from typing import Any
 from tradeplane.operator.kube import KubeClient
 
 REQUESTED_AT = "reconcile.tradeplane.io/requested-at"
+DUE_AT = "reconcile.tradeplane.io/due-at"
 DUE_SUFFIX = "_due"
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ async def sweep_once(indexes: Mapping[str, Any], kube: KubeClient, now: datetime
             continue
         for (namespace, plural, name), dues in list(index.items()):
             if any(due <= now for due in dues):
-                await kube.annotate(plural, namespace, name, {REQUESTED_AT: stamp})
+                await kube.annotate(plural, namespace, name, {DUE_AT: stamp})
                 nudged += 1
     return nudged
 

@@ -44,7 +44,6 @@ class Decision:
     reason: str
     message: str
     actor: str = OPERATOR
-    requeue_after: float | None = None
 
 
 def breaker_actions(spec: RiskPolicySpec) -> dict[str, TradingState]:
@@ -96,8 +95,8 @@ def decide(  # noqa: PLR0911 - one return per rule keeps it readable as the tabl
         return None
     cooldown = parse_duration(spec.kill_switch.resume_cooldown)
     if since is not None and now < since + cooldown:
-        remaining = (since + cooldown - now).total_seconds()
-        return Decision("HALTED", "ResumeCooldown", "", request.actor, requeue_after=remaining)
+        # the due index (reconcilers.requeue) brings the policy back when the cooldown ends
+        return Decision("HALTED", "ResumeCooldown", "", request.actor)
     target: TradingState = "REDUCING" if reducing else "ACTIVE"
     return Decision(target, "ManualResume", request.reason or "resumed by request", request.actor)
 
@@ -122,7 +121,7 @@ def reconcile(
             until = status.state_since + parse_duration(spec.kill_switch.resume_cooldown)
             message = f"resume requested; the kill-switch cooldown ends at {until.isoformat()}"
         plan_status = status_with(raw_status, _outcome(state, message), generation=generation, now=now)
-        return Plan(status=plan_status, requeue_after=decision.requeue_after if decision else None)
+        return Plan(status=plan_status)
 
     entry = AuditEntry(
         from_state=status.state or "",
@@ -134,4 +133,4 @@ def reconcile(
     fields = {"state": decision.state, "stateReason": decision.message, "stateSince": now.isoformat()}
     outcome = _outcome(decision.state, decision.message)
     plan_status = status_with(raw_status, outcome, generation=generation, now=now, **fields)
-    return Plan(status=plan_status, audit=(entry,), requeue_after=decision.requeue_after)
+    return Plan(status=plan_status, audit=(entry,))
