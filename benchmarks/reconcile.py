@@ -133,6 +133,8 @@ def _operator(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
 
 
 ROUNDS = 3
+TARGET_RATIO = 1.5
+"""p50, p99 and total each within this factor of the no-op operator's."""
 
 
 def _median_of(rounds: list[dict[str, float]]) -> dict[str, float]:
@@ -186,6 +188,7 @@ def run(n: int = 200, rounds: int = ROUNDS) -> dict[str, Any]:
         "ratio_p99": ours_median["p99"] / reference["p99"],
         "ratio_total": ours_median["total"] / reference["total"],
     }
+    result["target_met"] = all(result[f"ratio_{key}"] <= TARGET_RATIO for key in ("p50", "p99", "total"))
     print(json.dumps(result, sort_keys=True))
     return result
 

@@ -9,7 +9,6 @@ read is stored by the engine first (a :class:`Recording`), so the status names t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from tradeplane.crds.common import format_time, parse_duration, parse_time
 from tradeplane.crds.instrument import InstrumentSpec
@@ -78,53 +77,50 @@ async def decide_instrument(step: Pass[InstrumentSpec], context: OperatorContext
     venue_spec = VenueSpec.model_validate(venue.spec)
     target = VenueTarget(step.namespace, venue.name, venue_spec)
     refresh = parse_duration(venue_spec.refresh.metadata)
-    ingest, workloads = await _ingest(step, context, venue_spec)
     effects = _nudge(step, venue)
 
-    def finish(sync: SyncResult) -> Plan:
-        return reconcile_instrument(
-            refs,
-            observed,
-            sync,
-            step.status,
-            refresh=refresh,
-            ingest=ingest,
-            workloads=workloads,
-            effects=effects,
-            generation=step.generation,
-            now=step.now,
-        )
+    async def planner(described: bool) -> Callable[[SyncResult], Plan]:
+        """The reconciler's call, with the ingestor observed: it runs (and is worth reading back)
+        only once the venue has described the contract."""
+        ingest, workloads = await _ingest(step, context, venue_spec) if described else (None, ())
+
+        def plan(sync: SyncResult) -> Plan:
+            return reconcile_instrument(
+                refs,
+                observed,
+                sync,
+                step.status,
+                refresh=refresh,
+                ingest=ingest,
+                workloads=workloads,
+                effects=effects,
+                generation=step.generation,
+                now=step.now,
+            )
+
+        return plan
 
     due = metadata_due(
         step.status, generation=step.generation, now=step.now, refresh=refresh, requested=step.requested
     )
     if not due:
         scheduled = ((step.status or {}).get("metadata") or {}).get("nextFundingTime")
-        stored = await _stored(context, target, spec.symbol)
-        return finish(SyncResult(stored, next_funding_time=parse_time(scheduled), fetched=False))
-    return await _read(step, context, target, finish, parse_duration(spec.metadata_max_age))
-
-
-async def _read(
-    step: Pass[InstrumentSpec],
-    context: OperatorContext,
-    target: VenueTarget,
-    finish: Callable[[SyncResult], Plan],
-    max_age: timedelta,
-) -> Decision:
-    """Ask the venue; store what it served (a :class:`Recording`), or judge the stored snapshot
-    with the failure when it could not be asked."""
-    reading = await read_contract(target, step.spec.symbol, max_age=max_age)
+        current = await _stored(context, target, spec.symbol)
+        sync = SyncResult(current, next_funding_time=parse_time(scheduled), fetched=False)
+        return (await planner(current is not None))(sync)
+    reading = await read_contract(target, spec.symbol, max_age=parse_duration(spec.metadata_max_age))
     if reading.record is None:
-        return finish(SyncResult(await _stored(context, target, step.spec.symbol), failure=reading.failure))
-    key = reading.record.key
-
-    def stored(results: snapshots.Recorded) -> Plan:
-        return finish(
-            SyncResult(results.current, created=results.created, next_funding_time=reading.next_funding_time)
-        )
-
-    return Recording((reading.record,), lambda recorded: stored(recorded[key]))
+        current = await _stored(context, target, spec.symbol)
+        return (await planner(current is not None))(SyncResult(current, failure=reading.failure))
+    key, plan = reading.record.key, await planner(True)
+    return Recording(
+        (reading.record,),
+        lambda stored: plan(
+            SyncResult(
+                stored[key].current, created=stored[key].created, next_funding_time=reading.next_funding_time
+            )
+        ),
+    )
 
 
 INSTRUMENT = KindDecider(InstrumentSpec, decide_instrument)

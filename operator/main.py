@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -19,6 +20,13 @@ from tradeplane.operator.workload_driver import workload_driver
 from tradeplane.runtime.kubeapi import api_client
 from tradeplane.runtime.store.engine import create_engine, database_url
 
+IO_THREADS = 32
+"""Threads for the synchronous Kubernetes client and workload driver calls. asyncio's default pool
+is sized by CPU count (6 on a 2-core node), which would queue every pass's Secret read, Event and
+workload call behind the others'; these threads mostly wait on the network."""
+DATABASE_CONNECTIONS = 16
+"""Kept open: a GitOps sync reconciles many objects at once, and each pass appends audit records
+or reads snapshots; a connection opened per pass beyond a small pool costs a server backend."""
 PREFIX = "tradeplane.io"
 FINALIZER = f"{PREFIX}/finalizer"
 
@@ -37,11 +45,13 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
     settings.watching.connect_timeout = 30
     settings.posting.level = logging.WARNING  # transitions are posted by the audit trail, with hashes
     settings.execution.max_workers = 8
+    io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="tradeplane-io")
+    asyncio.get_running_loop().set_default_executor(io)
     api = api_client(os.environ.get("KUBECONFIG"))
     driver, database_secret = workload_driver(api)
     memo.context = OperatorContext(
         kube=KubeClient(api),
-        database=create_engine(database_url()),
+        database=create_engine(database_url(), pool_size=DATABASE_CONNECTIONS),
         workloads=driver,
         database_secret=database_secret,
     )

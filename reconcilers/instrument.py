@@ -209,7 +209,12 @@ def reconcile_instrument(
 ) -> Plan:
     """``sync`` is None when the venue could not even be asked (its reference is missing);
     ``ingest`` is what the ingestor's data says, ``workloads`` the ingestor that must run and
-    ``effects`` what else the pass must do (a nudge of the Venue)."""
+    ``effects`` what else the pass must do (a nudge of the Venue).
+
+    The ingestor starts once the venue has described the contract (a snapshot is stored, valid or
+    not): before that the venue has never answered, so an ingestor could only retry connecting,
+    and the pass that stores the first snapshot starts it.
+    """
     missing = missing_references(refs, observed)
     if missing is not None or sync is None:
         outcome = missing or Outcome(Progress.PROGRESSING, "VenueNotFound", "the Venue is not readable")
@@ -239,6 +244,5 @@ def reconcile_instrument(
     result["conditions"] = [c.to_k8s() for c in conditions]
     if metadata is None:
         result.pop("metadata", None)
-    return Plan(
-        status=result, audit=_audit(previous, metadata, verdict), effects=(*applying(workloads), *effects)
-    )
+    running = applying(workloads) if sync.snapshot is not None else ()
+    return Plan(status=result, audit=_audit(previous, metadata, verdict), effects=(*running, *effects))
