@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.operator import handlers
 from tradeplane.operator.engine import OperatorContext
@@ -29,6 +31,16 @@ DATABASE_CONNECTIONS = 16
 or reads snapshots; a connection opened per pass beyond a small pool costs a server backend."""
 PREFIX = "tradeplane.io"
 FINALIZER = f"{PREFIX}/finalizer"
+
+
+async def _open_pool(database: AsyncEngine) -> None:
+    """Open the pool's connections now: the first passes of a burst (a GitOps sync, a restart
+    resuming every object) then do not each pay for a connect, a server backend and the driver's
+    type introspection while objects queue up; a bad DATABASE_URL fails at start."""
+    async with contextlib.AsyncExitStack() as stack:
+        await asyncio.gather(
+            *(stack.enter_async_context(database.connect()) for _ in range(DATABASE_CONNECTIONS))
+        )
 
 
 @kopf.on.startup()
@@ -55,10 +67,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
         workloads=driver,
         database_secret=database_secret,
     )
-    # Open one database connection now: the first transitions then do not pay for the connect
-    # and the driver's lazy imports while objects queue up (and a bad DATABASE_URL fails at start).
-    async with memo.context.database.connect():
-        pass
+    await _open_pool(memo.context.database)
     # kopf hands operator-level handlers its live indexes; the sweep reads the "_due" ones.
     memo.resync = asyncio.create_task(sweep_forever(kwargs, memo.context.kube, RESYNC_SECONDS))
 
