@@ -3,8 +3,8 @@
 Every kind is reconciled level-based on create, update and resume by ``engine.run_pass`` with the
 kind's decider (one module per kind: ``venue.py``, ``instrument.py``, ``featureset.py``,
 ``riskpolicy.py``, ``pending.py``). Objects whose verdict can change without any event of theirs
-(a reference or Secret not there yet, a resume cooldown, a schedule) are listed in a
-``<plural>_due`` index, and the operator's resync sweep (``resync.py``) nudges them when due. So an
+(a reference or Secret not there yet, a resume cooldown, a schedule) carry a due time in their
+``<plural>_index`` entry, and the operator's resync sweep (``resync.py``) nudges them when due. So an
 object converges when what it depends on appears, without anyone editing it, and without a timer
 (and its finalizer) on every object.
 """
@@ -22,20 +22,10 @@ from tradeplane.crds.common import GROUP, VERSION, KindInfo
 from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.operator.engine import KindDecider, OperatorContext, run_pass
 from tradeplane.operator.featureset import FEATURESET
-from tradeplane.operator.indexes import (
-    INDEXED_OBJECTS,
-    SYMBOLS_INDEX,
-    due,
-    index_id,
-    indexed_object,
-    instrument_symbol,
-    is_index,
-    objects_index_id,
-    readiness,
-)
+from tradeplane.operator.indexes import index_id, is_index, summary
 from tradeplane.operator.instrument import INSTRUMENT
 from tradeplane.operator.pending import MODEL, MODELVERSION, ROLLOUT
-from tradeplane.operator.resync import REQUESTED_AT, due_index_id
+from tradeplane.operator.resync import REQUESTED_AT
 from tradeplane.operator.riskpolicy import RISKPOLICY
 from tradeplane.operator.venue import VENUE
 from tradeplane.reconcilers.ingest import workload_name
@@ -102,12 +92,8 @@ async def stop_ingestor(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     await asyncio.to_thread(context.workloads.delete, ref)
 
 
-kopf.index(GROUP, VERSION, "instruments", id=SYMBOLS_INDEX)(instrument_symbol)
-for _plural in INDEXED_OBJECTS:
-    kopf.index(GROUP, VERSION, _plural, id=objects_index_id(_plural))(indexed_object)
 for _info in KINDS:
-    kopf.index(GROUP, VERSION, _info.plural, id=index_id(_info.plural))(readiness)
-    kopf.index(GROUP, VERSION, _info.plural, id=due_index_id(_info.plural))(due)
+    kopf.index(GROUP, VERSION, _info.plural, id=index_id(_info.plural))(summary)
     _register(_info)
 
 assert set(DECIDERS) == set(BY_KIND), "every served kind needs a decider"

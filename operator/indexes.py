@@ -1,4 +1,5 @@
-"""kopf's in-memory indexes: what a pass needs to know about other objects, without an API call.
+"""kopf's in-memory index of every kind: what a pass needs to know about other objects, without an
+API call, and when each object is due for another look (what the resync sweep reads).
 
 kopf keeps every index current from the watch streams it runs anyway, so a decider resolves a
 reference (exists? Ready?), reads the spec of the Venue an Instrument trades on, or finds the
@@ -8,8 +9,9 @@ and queue behind every other pass's calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,70 +19,67 @@ import kopf
 
 from tradeplane.crds.registry import BY_KIND
 from tradeplane.operator.engine import Pass
-from tradeplane.operator.resync import DUE_SUFFIX
 from tradeplane.reconcilers.conditions import raw_ready
 from tradeplane.reconcilers.references import Observed, Reference
 from tradeplane.reconcilers.requeue import recheck_due
 
-SYMBOLS_INDEX = "instrument_symbols"
-OBJECTS_SUFFIX = "_objects"
-READY_SUFFIX = "_index"
-INDEXED_OBJECTS = ("venues", "instruments")
+INDEX_SUFFIX = "_index"
+WITH_BODY = frozenset({"venues", "instruments"})
 """Kinds whose spec and status other kinds' deciders read (an Instrument's Venue, a FeatureSet's
-Instrument and Venue)."""
+Instrument and Venue, the symbols traded on a Venue); the others are indexed by verdict only."""
 
 
 def index_id(plural: str) -> str:
-    return f"{plural}{READY_SUFFIX}"
-
-
-def objects_index_id(plural: str) -> str:
-    return f"{plural}{OBJECTS_SUFFIX}"
+    return f"{plural}{INDEX_SUFFIX}"
 
 
 def is_index(index_name: str) -> bool:
-    """Whether a handler keyword argument is one of the indexes above (kopf passes them all)."""
-    return index_name == SYMBOLS_INDEX or index_name.endswith((READY_SUFFIX, DUE_SUFFIX, OBJECTS_SUFFIX))
+    """Whether a handler keyword argument is one of these indexes (kopf passes them all)."""
+    return index_name.endswith(INDEX_SUFFIX)
 
 
 @dataclass(frozen=True)
 class Indexed:
-    """An object's spec and status as last seen on the watch (plain copies, safe to keep)."""
+    """One object as last seen on the watch: one index entry per object serves every lookup
+    (kopf runs each index function on every event of the kind, so one is cheaper than several)."""
 
+    plural: str
     name: str
-    spec: Mapping[str, Any]
-    status: Mapping[str, Any]
+    ready: bool
+    due: datetime | None
+    """When the object must be looked at again (``reconcilers.requeue``), if ever."""
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    status: Mapping[str, Any] = field(default_factory=dict)
+    """Plain copies, only for the kinds in :data:`WITH_BODY`."""
 
 
-async def readiness(
-    namespace: str | None, name: str, status: kopf.Status, **_: Any
-) -> dict[tuple[str | None, str], bool]:
-    """Index entry of any tradeplane object: (namespace, name) -> whether it is Ready."""
-    ready = raw_ready(status)
-    return {(namespace, name): ready is not None and ready.get("status") == "True"}
-
-
-async def due(
+async def summary(
     namespace: str | None, name: str, body: kopf.Body, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[tuple[str | None, str, str], datetime]:
-    """Index entry of an object due for another look (see ``reconcilers.requeue``)."""
-    when = recheck_due(str(body.get("kind")), spec, status)
-    return {} if when is None else {(namespace, BY_KIND[str(body.get("kind"))].plural, name): when}
-
-
-async def indexed_object(
-    namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str | None, str], Indexed]:
-    return {(namespace, name): Indexed(name, _plain(spec), _plain(status))}
+    """Index entry of any tradeplane object: (namespace, name) -> what other passes need of it."""
+    kind = str(body.get("kind"))
+    plural = BY_KIND[kind].plural
+    ready = raw_ready(status)
+    entry = Indexed(
+        plural=plural,
+        name=name,
+        ready=ready is not None and ready.get("status") == "True",
+        due=recheck_due(kind, spec, status),
+    )
+    if plural in WITH_BODY:
+        entry = dataclasses.replace(entry, spec=_plain(spec), status=_plain(status))
+    return {(namespace, name): entry}
 
 
-async def instrument_symbol(
-    namespace: str | None, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str | None, str], str]:
-    """Index of Instrument symbols by (namespace, Venue name): which tiers a Venue must keep."""
-    venue = (spec.get("venueRef") or {}).get("name")
-    symbol = spec.get("symbol")
-    return {(namespace, str(venue)): str(symbol)} if venue and symbol else {}
+def due_objects(indexes: Mapping[str, Any]) -> Iterator[tuple[str | None, Indexed]]:
+    """Every indexed object that has a due time, with its namespace."""
+    for index_name, index in indexes.items():
+        if not is_index(index_name):
+            continue
+        for (namespace, _name), entries in list(index.items()):
+            for entry in entries:
+                if isinstance(entry, Indexed) and entry.due is not None:
+                    yield namespace, entry
 
 
 def _plain(value: Any) -> Any:
@@ -93,11 +92,13 @@ def _plain(value: Any) -> Any:
 
 
 def observe(step: Pass[Any], ref: Reference) -> Observed:
-    index = step.indexes[index_id(ref.plural)]
-    key = (step.namespace, ref.name)
-    if key not in index:
-        return Observed(exists=False)
-    return Observed(exists=True, ready=any(index[key]))
+    found = _entry(step, ref.plural, ref.name)
+    return Observed(exists=False) if found is None else Observed(exists=True, ready=found.ready)
+
+
+def _entry(step: Pass[Any], plural: str, name: str) -> Indexed | None:
+    found = step.indexes.get(index_id(plural), {}).get((step.namespace, name))
+    return next(iter(found), None) if found else None
 
 
 def observe_all(step: Pass[Any], refs: Iterable[Reference]) -> dict[Reference, Observed]:
@@ -106,10 +107,14 @@ def observe_all(step: Pass[Any], refs: Iterable[Reference]) -> dict[Reference, O
 
 def find(step: Pass[Any], plural: str, name: str) -> Indexed | None:
     """The object of this namespace named ``name``, as last seen, or None when it does not exist."""
-    found = step.indexes.get(objects_index_id(plural), {}).get((step.namespace, name))
-    return next(iter(found), None) if found else None
+    return _entry(step, plural, name)
 
 
 def symbols_on(step: Pass[Any], venue: str) -> list[str]:
-    """The symbols Instruments trade on ``venue``."""
-    return list(step.indexes.get(SYMBOLS_INDEX, {}).get((step.namespace, venue), []))
+    """The symbols Instruments of this namespace trade on ``venue``."""
+    symbols = []
+    for (namespace, _name), entries in step.indexes.get(index_id("instruments"), {}).items():
+        for entry in entries if namespace == step.namespace else ():
+            if (entry.spec.get("venueRef") or {}).get("name") == venue and entry.spec.get("symbol"):
+                symbols.append(str(entry.spec["symbol"]))
+    return symbols

@@ -15,29 +15,22 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from tradeplane.operator.indexes import due_objects
 from tradeplane.operator.kube import KubeClient
 
 REQUESTED_AT = "reconcile.tradeplane.io/requested-at"
 DUE_AT = "reconcile.tradeplane.io/due-at"
-DUE_SUFFIX = "_due"
 logger = logging.getLogger(__name__)
-
-
-def due_index_id(plural: str) -> str:
-    return f"{plural}{DUE_SUFFIX}"
 
 
 async def sweep_once(indexes: Mapping[str, Any], kube: KubeClient, now: datetime) -> int:
     """Nudge every object whose due time has come; returns how many were nudged."""
     stamp = now.isoformat().replace("+00:00", "Z")
     nudged = 0
-    for index_name, index in indexes.items():
-        if not index_name.endswith(DUE_SUFFIX):
-            continue
-        for (namespace, plural, name), dues in list(index.items()):
-            if any(due <= now for due in dues):
-                await kube.annotate(plural, namespace, name, {DUE_AT: stamp})
-                nudged += 1
+    for namespace, entry in due_objects(indexes):
+        if entry.due is not None and entry.due <= now and namespace is not None:
+            await kube.annotate(entry.plural, namespace, entry.name, {DUE_AT: stamp})
+            nudged += 1
     return nudged
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from tradeplane.crds.common import format_time
 from tradeplane.operator.handlers import requested
-from tradeplane.operator.resync import DUE_AT, REQUESTED_AT, due_index_id, sweep_once
+from tradeplane.operator.indexes import Indexed, index_id
+from tradeplane.operator.resync import DUE_AT, REQUESTED_AT, sweep_once
 from tradeplane.reconcilers.instrument import metadata_due, venue_lacks_tiers
 from tradeplane.reconcilers.requeue import recheck_due
 
@@ -30,12 +31,17 @@ class Annotations:
 
 async def test_the_sweep_nudges_only_due_objects_with_its_own_annotation() -> None:
     kube = Annotations()
+
+    def entry(name: str, due: datetime | None) -> Indexed:
+        return Indexed(plural="instruments", name=name, ready=False, due=due)
+
     indexes: dict[str, Any] = {
-        due_index_id("instruments"): {
-            ("ns", "instruments", "due"): [T0 - timedelta(seconds=1)],
-            ("ns", "instruments", "later"): [T0 + timedelta(seconds=1)],
+        index_id("instruments"): {
+            ("ns", "due"): [entry("due", T0 - timedelta(seconds=1))],
+            ("ns", "later"): [entry("later", T0 + timedelta(seconds=1))],
+            ("ns", "settled"): [entry("settled", None)],
         },
-        "instruments_index": {("ns", "due"): [True]},
+        "unrelated": {("ns", "x"): [True]},
     }
     assert await sweep_once(indexes, kube, T0) == 1  # type: ignore[arg-type]
     assert kube.nudged == [("instruments", "ns", "due", {DUE_AT: "2026-11-01T12:00:00Z"})]
