@@ -11,7 +11,6 @@ object converges when what it depends on appears, without anyone editing it, and
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +19,7 @@ import kopf
 
 from tradeplane.crds.common import GROUP, VERSION, KindInfo
 from tradeplane.crds.registry import BY_KIND, KINDS
-from tradeplane.operator.engine import KindDecider, OperatorContext, run_pass
+from tradeplane.operator.engine import KindDecider, OperatorContext, carry_out, run_pass
 from tradeplane.operator.featureset import FEATURESET
 from tradeplane.operator.indexes import index_id, is_index, summary
 from tradeplane.operator.instrument import INSTRUMENT
@@ -29,6 +28,7 @@ from tradeplane.operator.resync import REQUESTED_AT
 from tradeplane.operator.riskpolicy import RISKPOLICY
 from tradeplane.operator.venue import VENUE
 from tradeplane.reconcilers.ingest import workload_name
+from tradeplane.reconcilers.plan import StopWorkload
 from tradeplane.runtime.workloads.spec import WorkloadKind, WorkloadRef
 
 RESYNC_SECONDS = float(os.environ.get("TRADEPLANE_RESYNC_SECONDS", "30"))
@@ -88,8 +88,9 @@ async def stop_ingestor(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     if event["type"] != "DELETED" or context.workloads is None or not context.workloads.owns_cleanup:
         return
     metadata = event["object"]["metadata"]
-    ref = WorkloadRef(str(metadata["namespace"]), workload_name(str(metadata["name"])), WorkloadKind.SERVICE)
-    await asyncio.to_thread(context.workloads.delete, ref)
+    namespace = str(metadata["namespace"])
+    ref = WorkloadRef(namespace, workload_name(str(metadata["name"])), WorkloadKind.SERVICE)
+    await carry_out((StopWorkload(ref),), context, namespace)
 
 
 for _info in KINDS:
