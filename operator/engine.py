@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import aiohttp
 import kopf
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -63,6 +64,8 @@ class OperatorContext:
     """Realises plans' workloads: Kubernetes Deployments/Jobs, or local processes (embedded)."""
     database_secret: str | None = None
     """In a cluster, the Secret whose ``url`` key workloads take DATABASE_URL from."""
+    venue_session: aiohttp.ClientSession | None = None
+    """One HTTP session for every venue read: connections (and TLS) outlive a pass."""
 
 
 @dataclass(frozen=True)

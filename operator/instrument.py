@@ -108,7 +108,8 @@ async def decide_instrument(step: Pass[InstrumentSpec], context: OperatorContext
         current = await _stored(context, target, spec.symbol)
         sync = SyncResult(current, next_funding_time=parse_time(scheduled), fetched=False)
         return (await planner(current is not None))(sync)
-    reading = await read_contract(target, spec.symbol, max_age=parse_duration(spec.metadata_max_age))
+    max_age = parse_duration(spec.metadata_max_age)
+    reading = await read_contract(target, spec.symbol, max_age=max_age, session=context.venue_session)
     if reading.record is None:
         current = await _stored(context, target, spec.symbol)
         return (await planner(current is not None))(SyncResult(current, failure=reading.failure))

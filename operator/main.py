@@ -9,6 +9,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import aiohttp
 import kopf
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,6 +69,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
         database=create_engine(database_url(), pool_size=DATABASE_CONNECTIONS),
         workloads=driver,
         database_secret=database_secret,
+        venue_session=aiohttp.ClientSession(),
     )
     await _open_pool(memo.context.database)
     # kopf hands operator-level handlers its live indexes; the sweep reads their due times.
@@ -85,6 +87,8 @@ async def close(memo: Any, **_: Any) -> None:
             # local children live no longer than their supervisor; a cluster's Deployments do
             await asyncio.to_thread(context.workloads.close)
         context.kube.close()
+        if context.venue_session is not None:
+            await context.venue_session.close()
         await context.database.dispose()
 
 

@@ -74,7 +74,9 @@ async def decide_venue(step: Pass[VenueSpec], context: OperatorContext) -> Decis
         refresh=parse_duration(spec.refresh.fees),
     )
     target = VenueTarget(step.namespace, step.name, spec)
-    reading = await read_venue(target, credentials, symbols, read_fees=read_fees)
+    reading = await read_venue(
+        target, credentials, symbols, read_fees=read_fees, session=context.venue_session
+    )
     if reading.fees:
         return Recording(
             reading.fees, lambda stored: _finish(step, _sync_from(reading, stored), signed=signed)
