@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing else ever caches bytecode,
 	# and every process (the operator, each CLI call) would compile its imports from source again.
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --constraint constraints.txt -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --constraint constraints.txt -e '.[dev,learning]'
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib/python3.11/site-packages > /dev/null
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -67,7 +67,7 @@ bench: setup
 	$(BIN)/python -m benchmarks
 
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra learning --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --no-header -o constraints.txt
 
 clean: down

@@ -16,7 +16,7 @@ from tradeplane.embedded import binaries, components
 from tradeplane.embedded.cluster import LocalCluster
 from tradeplane.embedded.components import Layout
 from tradeplane.embedded.http import get_plain
-from tradeplane.embedded.processes import spawn, stop, wait_until
+from tradeplane.runtime.host.processes import spawn, stop, wait_until
 
 ROUNDS = 3
 

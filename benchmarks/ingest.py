@@ -40,16 +40,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 
 from tradeplane.embedded.postgres import EmbeddedPostgres
-from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.intervals import align
 from tradeplane.runtime.marketdata.backfill import backfill_candles
 from tradeplane.runtime.marketdata.frames import decode_frame
 from tradeplane.runtime.marketdata.ingest_cli import run_loop
 from tradeplane.runtime.marketdata.ingest_committer import BatchCommitter
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.lease import FencedWriter, acquire
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.store.engine import DATABASE_URL_ENV, create_engine, normalise_url
 from tradeplane.runtime.store.migrate import upgrade
 from tradeplane.runtime.venue.client import BingXClient
@@ -124,7 +125,14 @@ async def record(sim: VenueSimulator, count: int) -> list[bytes]:
 
 def pipeline_only(frames: list[bytes]) -> float:
     """``Pipeline.accept`` and ``take`` exactly as end to end, with nothing committed."""
-    config = IngestConfig(KEY, NOWHERE, NOWHERE.replace("http", "ws"), depth=True, flush_frames=FLUSH_FRAMES)
+    config = IngestorConfig(
+        market=KEY.market,
+        symbol=KEY.symbol,
+        rest_url=NOWHERE,
+        ws_url=NOWHERE.replace("http", "ws"),
+        depth=True,
+        flush_frames=FLUSH_FRAMES,
+    )
     pipeline = Pipeline(config, IngestMetrics())
     received_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -151,7 +159,15 @@ async def end_to_end(url: str, frames: list[bytes], *, journal: bool = False) ->
     try:
         key = MarketKey(KEY.market, f"{SYMBOL}{'/journal' if journal else ''}")
         websocket = NOWHERE.replace("http", "ws")
-        config = IngestConfig(key, NOWHERE, websocket, depth=True, flush_frames=FLUSH_FRAMES, journal=journal)
+        config = IngestorConfig(
+            market=key.market,
+            symbol=key.symbol,
+            rest_url=NOWHERE,
+            ws_url=websocket,
+            depth=True,
+            flush_frames=FLUSH_FRAMES,
+            journal=journal,
+        )
         lease = await acquire(engine, key, config.holder, ttl=timedelta(minutes=5))
         assert lease is not None
         metrics = IngestMetrics()
@@ -186,8 +202,8 @@ async def heal_day(url: str, sim: VenueSimulator) -> tuple[float, int]:
     engine = create_engine(url)
     try:
         async with BingXClient(sim.rest_url) as client:
-            now = grid.from_ms(sim.clock.now_ms())
-            end = grid.floor_open(now, "1m") - timedelta(minutes=1)
+            now = from_ms(sim.clock.now_ms())
+            end = align(now, "1m") - timedelta(minutes=1)
             start = end - timedelta(minutes=1439)
             lease = await acquire(engine, MarketKey("bench/heal", SYMBOL), "bench", ttl=timedelta(minutes=5))
             assert lease is not None

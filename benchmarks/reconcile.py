@@ -29,10 +29,10 @@ from tradeplane.crds.cli import install as install_crds
 from tradeplane.crds.common import GROUP, VERSION
 from tradeplane.crds.registry import KINDS
 from tradeplane.embedded.cluster import LocalCluster
-from tradeplane.embedded.kubectl import kubectl
-from tradeplane.embedded.paths import project_root
 from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.runtime.host.paths import project_root
 from tradeplane.runtime.kubeapi import api_client
+from tradeplane.runtime.kubectl import kubectl
 from tradeplane.runtime.store.migrate import upgrade
 
 SAMPLES = project_root() / "manifests" / "samples"
@@ -161,7 +161,7 @@ def run(n: int = 200, rounds: int = ROUNDS) -> dict[str, Any]:
                 kubectl(["create", "namespace", namespace], cluster.kubeconfig)
             serve = [arg for ns in spaces["tradeplane"] for arg in ("-n", ns)]
             ports = ["--liveness-port", "0", "--metrics-port", "0"]
-            ours = [sys.executable, "-m", "tradeplane.runtime.cli", "operator", *serve, *ports]
+            ours = [sys.executable, "-m", "tradeplane.cli", "operator", *serve, *ports]
             procs.append(_operator(ours, env, root / "operator.log"))
             noop = str(Path(__file__).with_name("noop_operator.py"))
             watched = [arg for ns in spaces["noop"] for arg in ("-n", ns)]

@@ -18,9 +18,10 @@ from rich.console import Console
 from tradeplane.crds import generate
 from tradeplane.crds.common import GROUP
 from tradeplane.crds.registry import KINDS
-from tradeplane.embedded.cli import user_errors
-from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, kubectl
+from tradeplane.runtime.console import user_errors
+from tradeplane.runtime.errors import UserError
+from tradeplane.runtime.host.paths import local_kubeconfig
+from tradeplane.runtime.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, kubectl
 
 FIELD_MANAGER = "tradeplane-crds"
 console = Console(soft_wrap=True)
@@ -37,9 +38,7 @@ def install(
     files = generate.crd_files()
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
-        raise EmbeddedError(
-            f"generated CRDs are missing ({', '.join(missing)}); run `tradeplane crds generate`"
-        )
+        raise UserError(f"generated CRDs are missing ({', '.join(missing)}); run `tradeplane crds generate`")
     for path in files:
         kubectl(
             [
@@ -73,7 +72,7 @@ def install(
             if expected <= served:
                 return
         if time.monotonic() > deadline:
-            raise EmbeddedError(f"discovery does not serve {sorted(expected - served)} after {timeout:.0f}s")
+            raise UserError(f"discovery does not serve {sorted(expected - served)} after {timeout:.0f}s")
         time.sleep(0.2)  # poll interval under a deadline
 
 
@@ -81,11 +80,9 @@ def _kubeconfig(explicit: Path | None) -> Path:
     chosen = external_kubeconfig(explicit)
     if chosen is not None:
         return chosen
-    from tradeplane.embedded.cluster import LocalCluster  # noqa: PLC0415 - only needed without --kubeconfig
-
-    local = LocalCluster(report=lambda _m: None).kubeconfig
+    local = local_kubeconfig()
     if not local.is_file():
-        raise EmbeddedError("no local control plane is running; start one with `tradeplane cluster up`")
+        raise UserError("no local control plane is running; start one with `tradeplane cluster up`")
     return local
 
 

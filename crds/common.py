@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel, to_snake
 
+from tradeplane.runtime import intervals
+
 GROUP = "tradeplane.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -304,10 +306,8 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{2,15}-[A-Z0-9]{2,10}$"
 Symbol = Annotated[str, StringConstraints(max_length=32, pattern=SYMBOL_PATTERN)]
 """A BingX perpetual symbol, ``BASE-QUOTE`` (the hyphen is required by every BingX endpoint)."""
 
-KlineInterval = Literal[
-    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"
-]
-"""The kline intervals BingX serves."""
+KlineInterval = intervals.KlineInterval
+"""The kline intervals BingX serves, from the one interval table (``runtime.intervals``)."""
 
 Fingerprint = Annotated[str, StringConstraints(max_length=71, pattern=r"^sha256:[0-9a-f]{64}$")]
 """A content hash written as ``sha256:<hex>``."""

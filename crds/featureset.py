@@ -30,39 +30,15 @@ from tradeplane.crds.common import (
     object_default,
     validations,
 )
+from tradeplane.crds.feature_parameters import STANDARD_PARAMETERS, params_rules, params_schema
 
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_]*$")]
 
-FEATURE_TRANSFORMS: tuple[str, ...] = (
-    "atr",
-    "bar.range",
-    "bar.return",
-    "basis.mark",
-    "bollinger.percent_b",
-    "bollinger.width",
-    "ema_distance",
-    "funding.rate",
-    "funding.time_to_next",
-    "log_return",
-    "macd",
-    "macd.histogram",
-    "macd.signal",
-    "realized_vol.close_to_close",
-    "realized_vol.garman_klass",
-    "realized_vol.parkinson",
-    "rsi",
-    "sma_distance",
-    "time.hour_cos",
-    "time.hour_sin",
-    "time.weekday_cos",
-    "time.weekday_sin",
-    "volume_zscore",
-    "vwap_distance",
-)
+FEATURE_TRANSFORMS: tuple[str, ...] = tuple(sorted(STANDARD_PARAMETERS))
 """The standard registry's transform names, served as the schema's enum so the API server rejects an
-unknown transform naming the field. A copy rather than an import: ``crds`` is imported by the CLI,
-the CRD generator and the Argo CD health rendering, and the registry pulls in numpy and every kernel.
-A unit test (tests/unit/featureset) asserts it equals ``runtime.features.standard.STANDARD.names()``."""
+unknown transform naming the field. Read from the numpy-free parameter declarations the registry
+registers its kernels on; a unit test (tests/unit/featureset) asserts it equals
+``runtime.features.standard.STANDARD.names()``."""
 
 TransformName = Annotated[
     str,
@@ -72,16 +48,21 @@ TransformName = Annotated[
 """Enum in the served schema only: an object stored under an older CRD with a transform this release
 no longer knows must still parse, so the operator can say ``Stalled``/``UnknownFeature`` about it."""
 
-ParamValue = Annotated[
-    int | str,
-    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+FeatureParams = Annotated[
+    dict[str, int | str],
+    Field(max_length=32),
+    WithJsonSchema(params_schema()),
 ]
-"""Parameters are integers or strings: decimals are written as strings (``"0.5"``) so the contract
-fingerprint never depends on float formatting."""
+"""Integers, or decimals written as strings (``"0.5"``) so the contract fingerprint never depends on
+float formatting. The served schema types every parameter of the registry and ties it to its
+transforms; the Python model stays lenient so that an object stored under an older CRD (``n: "14"``)
+still parses and the operator says ``Stalled``/``InvalidFeatureParameter`` about it."""
 
 
 class Feature(CamelModel):
     """One column of the contract, computed by the registered transform ``transform``."""
+
+    model_config = ConfigDict(json_schema_extra=validations(*params_rules()))
 
     name: FeatureName
     transform: TransformName
@@ -89,10 +70,7 @@ class Feature(CamelModel):
         KlineInterval | None,
         Field(description="Source interval; unset means baseInterval. Context uses the last closed bar."),
     ] = None
-    params: Annotated[
-        dict[str, ParamValue],
-        Field(max_length=32, json_schema_extra={"maxProperties": 32}),
-    ] = Field(default_factory=dict)
+    params: FeatureParams = Field(default_factory=dict)
 
 
 class Normalization(CamelModel):
@@ -208,6 +186,10 @@ class ContractSummary(CamelModel):
     normalization: Literal["none", "zscore", "robust", "minmax"] | None = None
 
 
+BuildPhase = Literal["Running", "Succeeded", "Failed"]
+"""The states of a dataset build (``reconcilers.dataset_build`` holds the transition table)."""
+
+
 class BuildStatus(CamelModel):
     """The latest dataset build Job: why it ran, the span it covers and how it ended.
 
@@ -222,7 +204,7 @@ class BuildStatus(CamelModel):
         StringConstraints(max_length=128),
         Field(description="The dataset.tradeplane.io/requested-at value this build answered."),
     ] = None
-    phase: Literal["Running", "Succeeded", "Failed"] = "Running"
+    phase: BuildPhase = "Running"
     range_start: datetime
     range_end: datetime
     mode: Literal["production", "research"] = "production"

@@ -121,7 +121,9 @@ def structural(node: dict[str, Any], defs: dict[str, Any], path: str, keep_defau
         )
     if "items" in out:
         out["items"] = structural(out["items"], defs, f"{path}[]", keep_defaults)
-    if "type" not in out and not out.get("x-kubernetes-int-or-string"):
+    if "type" not in out and not (
+        out.get("x-kubernetes-int-or-string") or out.get("x-kubernetes-preserve-unknown-fields")
+    ):
         raise SchemaError(f"{path}: every node of a structural schema needs a type")
     if (
         out.get("type") == "object"
@@ -217,8 +219,25 @@ def crd(info: KindInfo) -> dict[str, Any]:
     }
 
 
+GO_YAML_BOOLEANS = frozenset({"y", "Y", "n", "N"})
+"""Plain scalars YAML 1.1 reads as booleans that PyYAML writes bare: kubectl (Go YAML) would turn the
+feature parameter ``n`` into the key ``false``. PyYAML already quotes yes/no/on/off/true/false."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """``yaml.safe_dump`` that quotes :data:`GO_YAML_BOOLEANS`, so kubectl reads what Python wrote."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "'" if data in GO_YAML_BOOLEANS else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def _dump(document: dict[str, Any]) -> str:
-    return HEADER + yaml.safe_dump(document, sort_keys=True, width=110, allow_unicode=True)
+    return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=True, width=110, allow_unicode=True)
 
 
 def rendered() -> dict[Path, str]:

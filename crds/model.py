@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from tradeplane.crds.common import (
     AGE_COLUMN,
@@ -28,13 +28,17 @@ from tradeplane.crds.common import (
     object_default,
     validations,
 )
+from tradeplane.crds.hyperparameters import check_hyperparameters, hyperparameters_schema
 
 Hyperparameters = Annotated[
     dict[str, Any],
-    WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True, "maxProperties": 64}),
+    Field(max_length=64),
+    AfterValidator(check_hyperparameters),
+    WithJsonSchema(hyperparameters_schema()),
 ]
 """Keyword arguments of the stable-baselines3 algorithm, passed through as written (numbers, lists,
-nested net_arch dicts); validated by the trainer, which knows each algorithm's signature."""
+nested net_arch dicts). The known ones are typed (``crds.hyperparameters``), here and by the API
+server; any other key is kept for the trainer, which checks it against the algorithm's signature."""
 
 
 class Algorithm(CamelModel):

@@ -8,13 +8,13 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tradeplane.embedded import statefile
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.cluster import ComponentStatus
 from tradeplane.embedded.components import LOOPBACK
 from tradeplane.embedded.http import get_plain
 from tradeplane.embedded.locking import exclusive_lock
-from tradeplane.embedded.processes import ProcessRecord, is_running, spawn, stop, wait_until
+from tradeplane.runtime.host import statefile
+from tradeplane.runtime.host.processes import ProcessRecord, is_running, spawn, stop, wait_until
 
 
 class BackgroundProcess:

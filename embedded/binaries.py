@@ -25,8 +25,8 @@ from pathlib import Path
 
 from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.embedded.locking import exclusive_lock
-from tradeplane.embedded.paths import cache_dir
 from tradeplane.embedded.toolchain import GoVersion, find_go
+from tradeplane.runtime.host.paths import cache_dir
 
 KUBERNETES_VERSION = "v1.36.4"
 ETCD_VERSION = "v3.6.8"

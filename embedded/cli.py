@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tradeplane.embedded import binaries
 from tradeplane.embedded.cluster import DEFAULT_TIMEOUT_SECONDS, ComponentStatus, LocalCluster
-from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, kubectl, readyz
+from tradeplane.runtime.console import console, errors, user_errors
+from tradeplane.runtime.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, kubectl, readyz
 
-# soft_wrap: paths and export lines must stay whole (copy-paste), whatever the terminal width.
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 cluster_app = typer.Typer(
     help="The local Kubernetes control plane (or an existing cluster).", no_args_is_help=True
 )
@@ -44,19 +39,6 @@ TimeoutOption = Annotated[float, typer.Option(help="Seconds each component may t
 
 def _report(message: str) -> None:
     errors.print(f"[dim]{message}[/dim]", highlight=False)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn expected failures into one clear message and exit code 1 instead of a traceback."""
-    try:
-        yield
-    except EmbeddedError as exc:
-        errors.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        errors.print("interrupted; run the command again to resume", highlight=False)
-        raise typer.Exit(130) from None
 
 
 def export_line(kubeconfig: Path) -> str:

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tradeplane.embedded import binaries, components, pki, statefile
+from tradeplane.embedded import binaries, components, pki
 from tradeplane.embedded.binaries import CachedBundle, Reporter
 from tradeplane.embedded.components import CORE, WORKLOADS, HealthProbe, Layout
 from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.embedded.http import ApiClient
 from tradeplane.embedded.kubeconfig import write as write_kubeconfig
 from tradeplane.embedded.locking import exclusive_lock
-from tradeplane.embedded.paths import state_dir
-from tradeplane.embedded.processes import (
+from tradeplane.runtime.host import statefile
+from tradeplane.runtime.host.paths import local_cluster_dir
+from tradeplane.runtime.host.processes import (
     ComponentFailed,
     ProcessRecord,
     is_running,
@@ -87,7 +88,7 @@ class LocalCluster:
     """One local control plane rooted at ``<state dir>/cluster``."""
 
     def __init__(self, root: Path | None = None, report: Reporter = print) -> None:
-        self.layout = Layout(root or state_dir() / "cluster")
+        self.layout = Layout(root or local_cluster_dir())
         self.report = report
 
     @property

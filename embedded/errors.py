@@ -1,7 +1,9 @@
-"""Errors of the embedded system that the CLI reports as one clear message, without a traceback."""
+"""Errors of the embedded system; commands report them like every other ``UserError``."""
 
 from __future__ import annotations
 
+from tradeplane.runtime.errors import UserError
 
-class EmbeddedError(RuntimeError):
-    """A problem the user can act on; its message says what happened and what to do."""
+
+class EmbeddedError(UserError):
+    """A problem of the embedded system the user can act on; the message says what to do."""

@@ -14,8 +14,8 @@ from pathlib import Path
 from tradeplane.embedded.background import BackgroundProcess
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.components import LOOPBACK, allocate_ports
-from tradeplane.embedded.paths import state_dir
-from tradeplane.embedded.processes import ProcessRecord
+from tradeplane.runtime.host.paths import state_dir
+from tradeplane.runtime.host.processes import ProcessRecord
 
 NAME = "tradeplane-operator"
 DEMO_RESYNC_SECONDS = "5"
@@ -31,7 +31,7 @@ class LocalOperator(BackgroundProcess):
     def up(self, kubeconfig: Path, database_url: str, timeout: float = 60.0) -> ProcessRecord:
         ports = allocate_ports(["liveness", "metrics"])
         argv = [
-            sys.executable, "-m", "tradeplane.runtime.cli", "operator", "--all-namespaces",
+            sys.executable, "-m", "tradeplane.cli", "operator", "--all-namespaces",
             "--liveness-port", str(ports["liveness"]), "--metrics-port", str(ports["metrics"]),
             "--bind-address", LOOPBACK,
         ]  # fmt: skip

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tradeplane.embedded import processes, statefile
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.cluster import ComponentStatus
 from tradeplane.embedded.components import LOOPBACK, allocate_ports
 from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.embedded.locking import exclusive_lock
-from tradeplane.embedded.paths import state_dir
-from tradeplane.embedded.processes import ComponentFailed, ProcessRecord
+from tradeplane.runtime.host import processes, statefile
+from tradeplane.runtime.host.paths import state_dir
+from tradeplane.runtime.host.processes import ComponentFailed, ProcessRecord
 
 SUPERUSER = "postgres"
 APP_DATABASE = "tradeplane"
@@ -373,3 +373,11 @@ class EmbeddedPostgres:
             raise EmbeddedError("the embedded PostgreSQL is not running; start it with `tradeplane db up`")
         password = "***" if masked else quote(self._password(), safe="")
         return f"{driver}://{SUPERUSER}:{password}@{LOOPBACK}:{state.port}/{quote(database, safe='')}"
+
+
+def default_database_url() -> str:
+    """The embedded server's URL, started if need be: the command line's database when
+    ``DATABASE_URL`` is unset (registered with ``runtime.store.engine.use_default_database``)."""
+    server = EmbeddedPostgres(report=lambda _message: None)
+    server.up()
+    return server.url()

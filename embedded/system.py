@@ -17,11 +17,11 @@ from tradeplane.crds.cli import install as install_crds
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.cluster import ComponentStatus, LocalCluster
 from tradeplane.embedded.components import LOOPBACK
-from tradeplane.embedded.kubectl import kubectl, readyz
 from tradeplane.embedded.operator_process import LocalOperator
-from tradeplane.embedded.paths import project_root, state_dir
 from tradeplane.embedded.postgres import EmbeddedPostgres
 from tradeplane.embedded.venue_process import SAMPLE_PORT, LocalVenueSimulator
+from tradeplane.runtime.host.paths import project_root, state_dir
+from tradeplane.runtime.kubectl import kubectl, readyz
 from tradeplane.runtime.store.migrate import upgrade
 from tradeplane.runtime.workloads.local import stop_recorded_workloads
 

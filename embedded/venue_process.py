@@ -20,7 +20,7 @@ from tradeplane.embedded.background import BackgroundProcess
 from tradeplane.embedded.binaries import Reporter
 from tradeplane.embedded.components import LOOPBACK, allocate_ports
 from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.paths import project_root, state_dir
+from tradeplane.runtime.host.paths import project_root, state_dir
 from tradeplane.runtime.venue.credentials import API_KEY_ENV, SECRET_KEY_ENV, Credentials
 
 NAME = "venue-simulator"
@@ -65,7 +65,7 @@ class LocalVenueSimulator(BackgroundProcess):
         port = self.chosen_port()
         credentials = sample_credentials()
         argv = [
-            sys.executable, "-m", "tradeplane.runtime.cli", "venue-sim",
+            sys.executable, "-m", "tradeplane.cli", "venue-sim",
             "--host", LOOPBACK, "--port", str(port), "--seed", str(SAMPLE_SEED),
         ]  # fmt: skip
         # the keys travel in the environment, never in argv (visible to every user in ps)

@@ -14,6 +14,7 @@ import kopf
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tradeplane.crds.annotations import FINALIZER, PREFIX
 from tradeplane.operator import handlers
 from tradeplane.operator.engine import OperatorContext
 from tradeplane.operator.handlers import RESYNC_SECONDS
@@ -31,8 +32,6 @@ so a burst reuses open TLS connections instead of handshaking for every call bey
 DATABASE_CONNECTIONS = 16
 """Kept open: a GitOps sync reconciles many objects at once, and each pass appends audit records
 or reads snapshots; a connection opened per pass beyond a small pool costs a server backend."""
-PREFIX = "tradeplane.io"
-FINALIZER = f"{PREFIX}/finalizer"
 
 
 async def _open_pool(database: AsyncEngine) -> None:

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -30,8 +30,9 @@ from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.metrics import VENUE_PAYLOAD_INVALID, VENUE_REQUEST_FAILURES
 from tradeplane.reconcilers.conditions import Outcome, Progress
 from tradeplane.reconcilers.plan import RecordSnapshot
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue import snapshots
-from tradeplane.runtime.venue.canonical import sha256_fingerprint
+from tradeplane.runtime.venue.canonical import canonical_decimal, sha256_fingerprint
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.credentials import Credentials
 from tradeplane.runtime.venue.errors import (
@@ -108,10 +109,6 @@ def failure_outcome(error: BaseException) -> Outcome:
 TRANSIENT = (VenueError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-def _ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
-
-
 async def _contract_observation(client: BingXClient, symbol: str) -> tuple[Observation, datetime | None]:
     """The contract record plus the derived funding interval, or the problem with the payload."""
     try:
@@ -132,8 +129,8 @@ async def _contract_observation(client: BingXClient, symbol: str) -> tuple[Obser
         return Observation(raw=raw, problem=str(problem)), None
     history = await client.funding_rate_history(symbol, limit=FUNDING_HISTORY_ROWS)
     premium = await client.premium_index(symbol)
-    next_funding = _ms(premium.next_funding_time_ms) if premium.next_funding_time_ms else None
-    interval = derive_funding_interval([_ms(row.funding_time_ms) for row in history], next_funding)
+    next_funding = from_ms(premium.next_funding_time_ms) if premium.next_funding_time_ms else None
+    interval = derive_funding_interval([from_ms(row.funding_time_ms) for row in history], next_funding)
     document = contract_document(record, interval)
     observation = Observation(raw=raw, normalised=document, fingerprint=sha256_fingerprint(document))
     return observation, next_funding
@@ -188,18 +185,20 @@ def _account(balances: Iterable[Any], positions: Iterable[Any]) -> dict[str, Any
         row = {
             "symbol": position.symbol,
             "side": side,
-            "quantity": str(position.position_amt),
-            "entryPrice": str(position.avg_price),
-            "markPrice": None if position.mark_price is None else str(position.mark_price),
-            "unrealizedPnl": None if position.unrealized_profit is None else str(position.unrealized_profit),
+            "quantity": canonical_decimal(position.position_amt),
+            "entryPrice": canonical_decimal(position.avg_price),
+            "markPrice": None if position.mark_price is None else canonical_decimal(position.mark_price),
+            "unrealizedPnl": (
+                None if position.unrealized_profit is None else canonical_decimal(position.unrealized_profit)
+            ),
             "leverage": position.leverage,
         }
         rows.append({k: v for k, v in row.items() if v is not None})
     return {
         "asset": "USDT",
-        "equity": str(usdt.equity),
-        "availableMargin": str(usdt.available_margin),
-        "unrealizedPnl": str(usdt.unrealized_profit),
+        "equity": canonical_decimal(usdt.equity),
+        "availableMargin": canonical_decimal(usdt.available_margin),
+        "unrealizedPnl": canonical_decimal(usdt.unrealized_profit),
         "positions": rows,
     }
 

@@ -8,7 +8,7 @@ import os
 
 from kubernetes import client
 
-from tradeplane.embedded.paths import state_dir
+from tradeplane.runtime.host.paths import state_dir
 from tradeplane.runtime.workloads.kubernetes import KubernetesDriver
 from tradeplane.runtime.workloads.local import LocalProcessDriver
 from tradeplane.runtime.workloads.spec import WorkloadDriver

@@ -6,6 +6,10 @@ immutable, and the local driver restarts a job whose arguments change. A new req
 ``dataset.tradeplane.io/requested-at``) or a due schedule plans a new build with a new Job name, so a
 finished Job is never re-run in place.
 
+A build's life is an explicit state machine (:data:`BUILD_MACHINE`, on ``statemachine.py``): no
+build yet -> Running -> Succeeded or Failed -> Running (the next build). Every move is checked
+against :data:`BUILD_TABLE` and audited once in the FeatureSet's chain (states ``build:<phase>``).
+
 Where the snapshot goes depends on what runs the Job. A local child writes under
 ``$TRADEPLANE_HOME/datasets`` (the builder's default), which outlives it. A pod has a read-only root
 and only an emptyDir at /tmp, gone with the pod, so under the Kubernetes driver the Job mounts the
@@ -17,14 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import ValidationError
 
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT, FEATURESET_LABEL
 from tradeplane.crds.common import API_VERSION, format_time, parse_duration
-from tradeplane.crds.featureset import BuildStatus, FeatureSetSpec
+from tradeplane.crds.featureset import BuildPhase, BuildStatus, FeatureSetSpec, FeatureSetStatus
+from tradeplane.reconcilers.statemachine import StateMachine, StateNotWritten, Transition, validated
+from tradeplane.runtime.features.build_config import DatasetBuildConfig, named_spec_document
 from tradeplane.runtime.workloads.spec import (
     Owner,
     Resources,
@@ -37,7 +45,8 @@ from tradeplane.runtime.workloads.spec import (
 )
 
 COMPONENT = "dataset-builder"
-REQUEST_ANNOTATION = "dataset.tradeplane.io/requested-at"
+REQUEST_ANNOTATION = DATASET_REQUESTED_AT
+"""Alias of the key in ``crds.annotations``, under the name the operator knows."""
 RETRY_FAILED = timedelta(minutes=5)
 """A failed build (in production mode typically a gap still healing) is tried again this late."""
 MAX_MESSAGE = 2048
@@ -97,23 +106,114 @@ def previous_build(status: dict[str, object] | None) -> BuildStatus | None:
         return None
 
 
-def advance(
-    build: BuildStatus, job: JobObservation | None, snapshot: SnapshotRecord | None, now: datetime
-) -> BuildStatus:
-    """The running build's next phase: the Job's terminal state, or a snapshot registered since it
-    started (an operator restarted under a local driver no longer knows the finished child)."""
-    if build.phase != "Running":
-        return build
-    observed = job.status if job is not None else WorkloadStatus(exists=False)
-    if observed.succeeded:
-        return build.model_copy(update={"phase": "Succeeded", "finished_time": now, "message": "completed"})
-    if observed.failed:
-        detail = job.detail if job is not None and job.detail else observed.message
+@dataclass(frozen=True)
+class BuildSpec:
+    """What the build machine reads from the object: its name, its spec, and its contract's fingerprint."""
+
+    name: str
+    spec: FeatureSetSpec
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class BuildObserved:
+    """What one pass saw: the inputs a Job reads, the registry's latest snapshot, the build Job, the
+    request annotation. ``job`` describes the Job named ``job_name`` (status.build's when the pass
+    began), so a build planned later in the pass is not judged by its predecessor's Job."""
+
+    target: BuildTarget | None
+    snapshot: SnapshotRecord | None
+    job: JobObservation | None
+    job_name: str | None
+    requested: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartBuild(Transition[BuildPhase]):
+    """Entering Running plans a new build: its span and Job name are fixed here, once."""
+
+    build: BuildStatus
+
+
+BUILD_TABLE: Mapping[BuildPhase | None, frozenset[BuildPhase]] = {
+    None: frozenset({"Running"}),
+    "Running": frozenset({"Succeeded", "Failed"}),
+    "Succeeded": frozenset({"Running"}),
+    "Failed": frozenset({"Running"}),
+}
+BUILD_CHAINED: frozenset[tuple[BuildPhase, BuildPhase]] = frozenset(
+    {("Succeeded", "Running"), ("Failed", "Running")}
+)
+"""A build that ended while the next one was already due (a new request) is followed at once."""
+
+
+def _finished(build: BuildStatus, observed: BuildObserved) -> Transition[BuildPhase] | None:
+    """The running build's end: the Job's terminal state, or a snapshot registered since it started
+    (an operator restarted under a local driver no longer knows the finished child)."""
+    if observed.job_name != build.job:
+        return None  # nothing seen of this Job yet
+    job = observed.job
+    seen = job.status if job is not None else WorkloadStatus(exists=False)
+    if seen.succeeded:
+        return Transition("Succeeded", "BuildSucceeded", "completed", evidence=_evidence(build))
+    if seen.failed:
+        detail = job.detail if job is not None and job.detail else seen.message
         message = (detail or "the build Job failed")[:MAX_MESSAGE]
-        return build.model_copy(update={"phase": "Failed", "finished_time": now, "message": message})
-    if not observed.exists and snapshot is not None and snapshot.created >= build.started_time:
-        return build.model_copy(update={"phase": "Succeeded", "finished_time": now, "message": "registered"})
-    return build
+        return Transition("Failed", "BuildFailed", message, evidence=_evidence(build))
+    snapshot = observed.snapshot
+    if not seen.exists and snapshot is not None and snapshot.created >= build.started_time:
+        return Transition("Succeeded", "BuildSucceeded", "registered", evidence=_evidence(build))
+    return None
+
+
+def _evidence(build: BuildStatus) -> dict[str, str]:
+    return {"contract": build.fingerprint.removeprefix("sha256:")} if build.fingerprint else {}
+
+
+def decide_build(
+    spec: BuildSpec, status: FeatureSetStatus, observed: BuildObserved, now: datetime
+) -> Transition[BuildPhase] | None:
+    """A running build ends by what its Job did; otherwise a new one starts when one is due."""
+    last = status.build
+    if last is not None and last.phase == "Running":
+        return _finished(last, observed)
+    requested = observed.requested
+    trigger = due_trigger(spec.spec, observed.target, last, observed.snapshot, requested=requested, now=now)
+    if trigger is None:
+        return None
+    build = plan_build(spec.name, spec.spec, spec.fingerprint, trigger, requested=requested, now=now)
+    message = (
+        f"{trigger} build: Job {build.job} over [{format_time(build.range_start)}, "
+        f"{format_time(build.range_end)}) in {build.mode} mode"
+    )
+    return StartBuild("Running", "BuildStarted", message, evidence=_evidence(build), build=build)
+
+
+def write_build(
+    status: FeatureSetStatus, transition: Transition[BuildPhase], now: datetime
+) -> FeatureSetStatus:
+    """Running records the planned build; an end records phase, time and message on the build."""
+    if isinstance(transition, StartBuild):
+        return validated(status, build=transition.build)
+    if status.build is None or transition.to == "Running":
+        raise StateNotWritten(f"dataset build: {transition.to} needs a planned build (StartBuild)")
+    ended = validated(status.build, phase=transition.to, finished_time=now, message=transition.message)
+    return validated(status, build=ended)
+
+
+def _phase(status: FeatureSetStatus) -> BuildPhase | None:
+    return status.build.phase if status.build is not None else None
+
+
+BUILD_MACHINE: StateMachine[BuildSpec, FeatureSetStatus, BuildObserved, BuildPhase] = StateMachine(
+    name="FeatureSet dataset build",
+    table=BUILD_TABLE,
+    decide=decide_build,
+    read=_phase,
+    write=write_build,
+    chained=BUILD_CHAINED,
+    audit_prefix="build:",
+)
 
 
 def due_trigger(
@@ -188,6 +288,28 @@ def plan_build(
     )
 
 
+def dataset_build_config(
+    *, namespace: str, name: str, spec: FeatureSetSpec, build: BuildStatus, target: BuildTarget, in_pods: bool
+) -> DatasetBuildConfig:
+    """Everything the Job for ``build`` reads: the FeatureSet, its span and mode as planned, the
+    Instrument and Venue, and the contract as computed for status. ``in_pods``: the snapshot goes to
+    the mounted datasets claim; otherwise the builder's default directory."""
+    return DatasetBuildConfig.build(
+        {
+            "featureset": f"{namespace}/{name}",
+            "spec": spec.to_k8s(),
+            "instrument": named_spec_document(json.loads(target.instrument_json)),
+            "venue": named_spec_document(json.loads(target.venue_json)),
+            "start": build.range_start,
+            "end": build.range_end,
+            "contract": json.loads(target.contract_json),
+            "fingerprint": target.fingerprint,
+            "mode": build.mode,
+            "output": DATASET_DIR if in_pods else None,
+        }
+    )
+
+
 def build_workload(
     *,
     namespace: str,
@@ -199,24 +321,13 @@ def build_workload(
     database_secret: str | None,
     in_pods: bool = False,
 ) -> WorkloadSpec:
-    """The Job for ``build``. ``database_secret`` as for the ingestor: in a cluster DATABASE_URL comes
-    from that Secret's ``url`` key; the embedded default passes the operator's environment instead.
-    ``in_pods`` (the Kubernetes driver runs it) mounts the datasets claim and writes the snapshot
-    there; otherwise ``--output`` is left out and the builder uses ``$TRADEPLANE_HOME/datasets``."""
-    args: tuple[str, ...] = (
-        "build-dataset",
-        "--featureset", f"{namespace}/{name}",
-        "--spec-json", json.dumps(spec.to_k8s(), sort_keys=True, separators=(",", ":")),
-        "--instrument-json", target.instrument_json,
-        "--venue-json", target.venue_json,
-        "--start", format_time(build.range_start),
-        "--end", format_time(build.range_end),
-        "--contract-json", target.contract_json,
-        "--fingerprint", target.fingerprint,
-        "--mode", build.mode,
-    )  # fmt: skip
-    if in_pods:
-        args += ("--output", DATASET_DIR)
+    """The Job for ``build``, its configuration in one argument. ``database_secret`` as for the
+    ingestor: in a cluster DATABASE_URL comes from that Secret's ``url`` key; the embedded default
+    passes the operator's environment instead. ``in_pods`` (the Kubernetes driver runs it) mounts
+    the datasets claim, and the configuration's ``output`` names it."""
+    config = dataset_build_config(
+        namespace=namespace, name=name, spec=spec, build=build, target=target, in_pods=in_pods
+    )
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
     return WorkloadSpec(
         name=build.job,
@@ -224,10 +335,10 @@ def build_workload(
         kind=WorkloadKind.JOB,
         component=COMPONENT,
         command=("tradeplane",),
-        args=args,
+        args=("build-dataset", "--config", config.to_json()),
         secret_env=secrets,
         volumes=(DATASET_MOUNT,) if in_pods else (),
-        labels={"tradeplane.io/featureset": name},
+        labels={FEATURESET_LABEL: name},
         owner=Owner(api_version=API_VERSION, kind="FeatureSet", name=name, uid=uid),
         # exit 2 (DatasetIncomplete) is a verdict about the data, not a crash: retrying at once
         # would only repeat it, so the operator decides when to try again (RETRY_FAILED)

@@ -2,9 +2,10 @@
 
 Pure: the operator computes the contract (or the registry's error), reads the latest registered
 snapshot and the build Job's state, and this module decides the status, the audit records and the
-build Job that must exist. The ordered features are immutable, so a contract error is final for the
-object (Stalled); everything else here changes by itself (an Instrument turning Ready, a gap healing,
-the schedule coming due) and is Progressing while it does.
+build Job that must exist; the build's lifecycle is the state machine in ``dataset_build``. The
+ordered features are immutable, so a contract error is final for the object (Stalled); everything
+else here changes by itself (an Instrument turning Ready, a gap healing, the schedule coming due)
+and is Progressing while it does.
 """
 
 from __future__ import annotations
@@ -15,23 +16,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tradeplane.crds.common import Condition, format_time
-from tradeplane.crds.featureset import BuildStatus, FeatureSetSpec
+from tradeplane.crds.featureset import BuildStatus, FeatureSetSpec, FeatureSetStatus
 from tradeplane.reconcilers.conditions import ConditionStatus, Outcome, Progress, set_condition
 from tradeplane.reconcilers.dataset_build import (
+    BUILD_MACHINE,
     RETRY_FAILED,
+    BuildObserved,
+    BuildSpec,
     BuildTarget,
     JobObservation,
     SnapshotRecord,
-    advance,
     build_workload,
-    due_trigger,
     next_build_time,
-    plan_build,
     previous_build,
 )
 from tradeplane.reconcilers.kinds import conditions_of, status_with
 from tradeplane.reconcilers.plan import AuditEntry, Plan, applying
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
+from tradeplane.reconcilers.statemachine import Step
 from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
 from tradeplane.runtime.workloads.spec import WorkloadSpec
@@ -215,13 +217,8 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
             audit=_audit(status or {}, contract, None),
         )
     snapshot = inputs.snapshot
-    last = previous_build(dict(status or {}))
-    build = advance(last, inputs.job, snapshot, now) if last is not None else None
-    trigger = due_trigger(inputs.spec, inputs.target, build, snapshot, requested=inputs.requested, now=now)
-    if trigger is not None:
-        build = plan_build(
-            inputs.name, inputs.spec, contract.fingerprint, trigger, requested=inputs.requested, now=now
-        )
+    lifecycle = _build_lifecycle(inputs, contract)
+    build = lifecycle.status.build
     workloads: tuple[WorkloadSpec, ...] = ()
     # a Job that exists is left alone: its template is immutable, and re-applying it with a spec edited
     # meanwhile would fail (Kubernetes) or restart it (local); only a new or vanished Job is applied
@@ -260,9 +257,23 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
             result[key] = format_time(value)
     return Plan(
         status=_with_contract_condition(result, verdict, generation, now),
-        audit=_audit(status or {}, contract, snapshot),
+        audit=_audit(status or {}, contract, snapshot) + lifecycle.audit,
         effects=applying(workloads),
     )
+
+
+def _build_lifecycle(inputs: FeatureSetInputs, contract: FeatureContract) -> Step[FeatureSetStatus]:
+    """One pass of the build machine over ``status.build`` (an unreadable record counts as none)."""
+    last = previous_build(dict(inputs.status or {}))
+    observed = BuildObserved(
+        target=inputs.target,
+        snapshot=inputs.snapshot,
+        job=inputs.job,
+        job_name=last.job if last is not None else None,
+        requested=inputs.requested,
+    )
+    machine_spec = BuildSpec(inputs.name, inputs.spec, contract.fingerprint)
+    return BUILD_MACHINE.run(machine_spec, FeatureSetStatus(build=last), observed, inputs.now)
 
 
 def _drop_snapshot(result: dict[str, Any]) -> None:

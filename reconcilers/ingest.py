@@ -3,8 +3,9 @@
 The operator realises the workload (a Deployment in a cluster, a supervised process in the
 embedded default) and reads back from PostgreSQL the last closed bar per interval, the gap
 events and the lease; this module turns that into ``status.ingest``, ``status.gaps`` and the
-``Ingesting`` / ``DataFresh`` conditions. The ingestor's whole configuration travels in its
-arguments, so a changed spec restarts it and it needs no access to the Kubernetes API.
+``Ingesting`` / ``DataFresh`` conditions. The ingestor's whole configuration travels in one
+argument (:class:`IngestorConfig` as canonical JSON), so a changed spec changes the workload and
+restarts it, and the ingestor needs no access to the Kubernetes API.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tradeplane.crds.annotations import INSTRUMENT_LABEL
 from tradeplane.crds.common import API_VERSION, format_duration, format_time, parse_duration
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.reconcilers.conditions import ConditionStatus
+from tradeplane.runtime.intervals import longest as bar_duration  # a month counts 31 days: lag needs a bound
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.workloads.spec import Owner, SecretEnv, WorkloadKind, WorkloadSpec, WorkloadStatus
 
 COMPONENT = "ingestor"
@@ -27,20 +31,36 @@ CONFIRMATION_GRACE = timedelta(seconds=90)
 CHECK_EVERY = timedelta(seconds=30)
 CHECK_SOON = timedelta(seconds=5)
 """While the ingestor starts or catches up, status follows it closely."""
-_FIXED = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-FOREVER = "forever"
-"""The retention flag value for "never delete" (a spec leaves the field unset)."""
-
-
-def bar_duration(interval: str) -> timedelta:
-    """Nominal bar length (a month counts 31 days: lag only needs an upper bound)."""
-    unit = interval[-1]
-    count = int(interval[:-1])
-    return timedelta(days=31 * count) if unit == "M" else timedelta(seconds=_FIXED[unit] * count)
 
 
 def workload_name(instrument: str) -> str:
     return f"ingest-{instrument}"[:63].rstrip("-")
+
+
+def ingestor_config(
+    *, namespace: str, spec: InstrumentSpec, venue_name: str, venue: VenueSpec
+) -> IngestorConfig:
+    """The Instrument's streams, gap healing, journal and retention on its Venue's endpoints; the
+    data is stored under ``<namespace>/<venue_name>``. Every other field keeps the model's default."""
+    streams = spec.streams
+    return IngestorConfig(
+        market=f"{namespace}/{venue_name}",
+        symbol=spec.symbol,
+        rest_url=venue.endpoints.rest,
+        ws_url=venue.endpoints.websocket,
+        intervals=tuple(streams.klines.intervals),
+        trades=streams.trades,
+        depth=streams.depth.enabled and streams.depth.incremental,
+        mark_price=streams.mark_price,
+        funding=streams.funding,
+        backfill_from=spec.backfill_from,
+        lookback=parse_duration(spec.gap_healing.lookback),
+        gap_healing=spec.gap_healing.enabled,
+        journal=spec.journal.enabled,
+        journal_retention=parse_duration(spec.journal.retention),
+        depth_retention=parse_duration(spec.retention.depth),
+        trades_retention=None if spec.retention.trades is None else parse_duration(spec.retention.trades),
+    )
 
 
 def ingestor_workload(
@@ -55,32 +75,7 @@ def ingestor_workload(
 ) -> WorkloadSpec:
     """``database_secret``: in a cluster, the Secret (key ``url``) the ingestor's DATABASE_URL comes from;
     the embedded default passes the operator's own environment instead."""
-    streams = spec.streams
-    args: list[str] = [
-        "ingest",
-        "--instrument", f"{namespace}/{name}",
-        "--market", f"{namespace}/{venue_name}",
-        "--symbol", spec.symbol,
-        "--rest-url", venue.endpoints.rest,
-        "--ws-url", venue.endpoints.websocket,
-        "--lookback", spec.gap_healing.lookback,
-    ]  # fmt: skip
-    for interval in streams.klines.intervals:
-        args += ["--interval", interval]
-    args.append("--trades" if streams.trades else "--no-trades")
-    args.append("--depth" if streams.depth.enabled and streams.depth.incremental else "--no-depth")
-    args.append("--mark-price" if streams.mark_price else "--no-mark-price")
-    args.append("--funding" if streams.funding else "--no-funding")
-    if spec.backfill_from is not None:
-        args += ["--backfill-from", format_time(spec.backfill_from)]
-    if not spec.gap_healing.enabled:
-        args.append("--no-heal")
-    args.append("--journal" if spec.journal.enabled else "--no-journal")
-    args += [
-        "--journal-retention", spec.journal.retention,
-        "--depth-retention", spec.retention.depth,
-        "--trades-retention", spec.retention.trades or FOREVER,
-    ]  # fmt: skip
+    config = ingestor_config(namespace=namespace, spec=spec, venue_name=venue_name, venue=venue)
     secrets = (SecretEnv(env="DATABASE_URL", secret=database_secret, key="url"),) if database_secret else ()
     return WorkloadSpec(
         name=workload_name(name),
@@ -88,9 +83,9 @@ def ingestor_workload(
         kind=WorkloadKind.SERVICE,
         component=COMPONENT,
         command=("tradeplane",),
-        args=tuple(args),
+        args=("ingest", "--config", config.to_json()),
         secret_env=secrets,
-        labels={"tradeplane.io/instrument": name},
+        labels={INSTRUMENT_LABEL: name},
         owner=Owner(api_version=API_VERSION, kind="Instrument", name=name, uid=uid),
     )
 

@@ -21,7 +21,7 @@ from tradeplane.reconcilers.kinds import conditions_of, status_with
 from tradeplane.reconcilers.plan import AuditEntry, Effect, Plan, applying
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
 from tradeplane.runtime.venue import tradability
-from tradeplane.runtime.venue.snapshots import Snapshot
+from tradeplane.runtime.venue.snapshot_record import Snapshot
 from tradeplane.runtime.venue.tradability import Trading
 from tradeplane.runtime.workloads.spec import WorkloadSpec
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tradeplane.runtime.venue.snapshots import Observation, Recorded, SnapshotKey
+from tradeplane.runtime.venue.snapshot_record import Observation, Recorded, SnapshotKey
 from tradeplane.runtime.workloads.spec import WorkloadRef, WorkloadSpec
 
 

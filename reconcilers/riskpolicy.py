@@ -11,24 +11,31 @@ subresource, so a GitOps sync of the manifest cannot undo it). Rules, in priorit
 - HALTED leaves only on a manual resume newer than the halt, after ``killSwitch.resumeCooldown``,
   with no HALTED breaker still tripped; it resumes to REDUCING if a REDUCING breaker is tripped.
 
-Every transition is audited with its actor; ACTIVE is Ready, REDUCING is Progressing and HALTED is
-Stalled (a person must act), which is what kstatus, Flux and Argo CD show.
+The moves are :data:`TABLE`, applied by the shared state machine (``statemachine.py``): every
+transition is audited once with its actor. A resume held back by the cooldown is no transition: the
+policy stays HALTED and says when the cooldown ends. ACTIVE is Ready, REDUCING is Progressing and
+HALTED is Stalled (a person must act), which is what kstatus, Flux and Argo CD show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tradeplane.crds.common import parse_duration
-from tradeplane.crds.riskpolicy import BreakerState, RiskPolicySpec, RiskPolicyStatus, TradingState
+from tradeplane.crds.riskpolicy import (
+    BreakerState,
+    RiskPolicySpec,
+    RiskPolicyStatus,
+    StateRequest,
+    TradingState,
+)
 from tradeplane.reconcilers.conditions import Outcome, Progress
 from tradeplane.reconcilers.kinds import status_with
-from tradeplane.reconcilers.plan import AuditEntry, Plan
+from tradeplane.reconcilers.plan import Plan
+from tradeplane.reconcilers.statemachine import StateFields, StateMachine, Transition
 
-OPERATOR = "tradeplane-operator"
 # Breakers without an action in the spec: limit and liquidation breaches only stop risk from
 # growing; a manual breaker is an operator's halt.
 _FIXED_ACTIONS: dict[str, TradingState] = {
@@ -37,13 +44,19 @@ _FIXED_ACTIONS: dict[str, TradingState] = {
     "manual": "HALTED",
 }
 
+TABLE: Mapping[TradingState | None, frozenset[TradingState]] = {
+    None: frozenset({"ACTIVE"}),
+    "ACTIVE": frozenset({"REDUCING", "HALTED"}),
+    "REDUCING": frozenset({"ACTIVE", "HALTED"}),
+    "HALTED": frozenset({"ACTIVE", "REDUCING"}),
+}
+CHAINED: frozenset[tuple[TradingState, TradingState]] = frozenset(
+    {("ACTIVE", "REDUCING"), ("ACTIVE", "HALTED")}
+)
+"""A breaker already tripped when the policy is first accepted acts in that same pass."""
 
-@dataclass(frozen=True)
-class Decision:
-    state: TradingState
-    reason: str
-    message: str
-    actor: str = OPERATOR
+NOTHING_OBSERVED = None
+"""Executors report breakers and exposure into status; the kill switch observes nothing else."""
 
 
 def breaker_actions(spec: RiskPolicySpec) -> dict[str, TradingState]:
@@ -64,41 +77,68 @@ def _tripped(
     return sorted(b.name for b in breakers if b.state == "Tripped" and actions.get(b.name) == action)
 
 
-def decide(  # noqa: PLR0911 - one return per rule keeps it readable as the table above
-    spec: RiskPolicySpec, status: RiskPolicyStatus, now: datetime
-) -> Decision | None:
+def _fresh_request(status: RiskPolicyStatus) -> StateRequest | None:
+    """The manual request, if it was made after the current state was entered (older ones are spent)."""
+    request, since = status.requested, status.state_since
+    if request is not None and (since is None or request.time >= since):
+        return request
+    return None
+
+
+def resume_cooldown_end(spec: RiskPolicySpec, status: RiskPolicyStatus, now: datetime) -> datetime | None:
+    """When the cooldown ends that holds back a fresh resume request; None if nothing waits for it."""
+    request = _fresh_request(status)
+    if status.state != "HALTED" or request is None or request.state != "ACTIVE":
+        return None
+    if _tripped(status.breakers, breaker_actions(spec), "HALTED") or status.state_since is None:
+        return None
+    end = status.state_since + parse_duration(spec.kill_switch.resume_cooldown)
+    return end if now < end else None
+
+
+def decide(  # noqa: PLR0911 - one return per rule keeps it readable as the list above
+    spec: RiskPolicySpec, status: RiskPolicyStatus, _observed: None, now: datetime
+) -> Transition[TradingState] | None:
     """The transition to make now, or None to stay; pure, so a restart decides the same again."""
     current = status.state
     if current is None:
-        return Decision("ACTIVE", "Initialised", "policy accepted; trading allowed within limits")
+        return Transition("ACTIVE", "Initialised", "policy accepted; trading allowed within limits")
     actions = breaker_actions(spec)
     halting = _tripped(status.breakers, actions, "HALTED")
     reducing = _tripped(status.breakers, actions, "REDUCING")
-    since = status.state_since
-    request = status.requested
-    fresh = request is not None and (since is None or request.time >= since)
+    request = _fresh_request(status)
 
     if current != "HALTED":
-        if fresh and request is not None and request.state == "HALTED":
-            return Decision("HALTED", "ManualHalt", request.reason or "halted by request", request.actor)
+        if request is not None and request.state == "HALTED":
+            return Transition("HALTED", "ManualHalt", request.reason or "halted by request", request.actor)
         if halting:
-            return Decision("HALTED", "BreakerTripped", f"breaker {', '.join(halting)} tripped")
+            return Transition("HALTED", "BreakerTripped", f"breaker {', '.join(halting)} tripped")
         if current == "ACTIVE" and reducing:
-            return Decision("REDUCING", "BreakerTripped", f"breaker {', '.join(reducing)} tripped")
+            return Transition("REDUCING", "BreakerTripped", f"breaker {', '.join(reducing)} tripped")
         if current == "REDUCING" and not reducing:
-            return Decision("ACTIVE", "BreakersCleared", "no breaker is tripped any more")
+            return Transition("ACTIVE", "BreakersCleared", "no breaker is tripped any more")
         return None
 
-    if not (fresh and request is not None and request.state == "ACTIVE"):
+    if request is None or request.state != "ACTIVE" or halting:
         return None
-    if halting:
+    if resume_cooldown_end(spec, status, now) is not None:
         return None
-    cooldown = parse_duration(spec.kill_switch.resume_cooldown)
-    if since is not None and now < since + cooldown:
-        # the due index (reconcilers.requeue) brings the policy back when the cooldown ends
-        return Decision("HALTED", "ResumeCooldown", "", request.actor)
     target: TradingState = "REDUCING" if reducing else "ACTIVE"
-    return Decision(target, "ManualResume", request.reason or "resumed by request", request.actor)
+    return Transition(target, "ManualResume", request.reason or "resumed by request", request.actor)
+
+
+def _state_of(status: RiskPolicyStatus) -> TradingState | None:
+    return status.state
+
+
+MACHINE: StateMachine[RiskPolicySpec, RiskPolicyStatus, None, TradingState] = StateMachine(
+    name="RiskPolicy kill switch",
+    table=TABLE,
+    decide=decide,
+    read=_state_of,
+    write=StateFields(state="state", since="state_since", reason="state_reason").write,
+    chained=CHAINED,
+)
 
 
 def _outcome(state: TradingState, message: str) -> Outcome:
@@ -113,24 +153,19 @@ def reconcile(
     spec: RiskPolicySpec, raw_status: Mapping[str, Any] | None, generation: int | None, now: datetime
 ) -> Plan:
     status = RiskPolicyStatus.model_validate(raw_status or {})
-    decision = decide(spec, status, now)
-    if decision is None or decision.state == status.state:
-        state: TradingState = status.state or "ACTIVE"
+    step = MACHINE.run(spec, status, NOTHING_OBSERVED, now)
+    state: TradingState = step.status.state or "ACTIVE"
+    # a resume waiting out its cooldown is brought back by the due index (reconcilers.requeue)
+    cooldown_end = resume_cooldown_end(spec, step.status, now)
+    if not step.audit:
         message = status.state_reason or ""
-        if decision is not None and decision.reason == "ResumeCooldown" and status.state_since is not None:
-            until = status.state_since + parse_duration(spec.kill_switch.resume_cooldown)
-            message = f"resume requested; the kill-switch cooldown ends at {until.isoformat()}"
+        if cooldown_end is not None:
+            message = f"resume requested; the kill-switch cooldown ends at {cooldown_end.isoformat()}"
         plan_status = status_with(raw_status, _outcome(state, message), generation=generation, now=now)
         return Plan(status=plan_status)
 
-    entry = AuditEntry(
-        from_state=status.state or "",
-        to_state=decision.state,
-        reason=decision.reason,
-        message=decision.message,
-        actor=decision.actor,
-    )
-    fields = {"state": decision.state, "stateReason": decision.message, "stateSince": now.isoformat()}
-    outcome = _outcome(decision.state, decision.message)
+    written = step.status.to_k8s()
+    fields = {key: written[key] for key in ("state", "stateReason", "stateSince")}
+    outcome = _outcome(state, step.status.state_reason or "")
     plan_status = status_with(raw_status, outcome, generation=generation, now=now, **fields)
-    return Plan(status=plan_status, audit=(entry,))
+    return Plan(status=plan_status, audit=step.audit)

@@ -18,7 +18,7 @@ from tradeplane.crds.common import format_time, parse_time
 from tradeplane.reconcilers.conditions import Outcome, Progress
 from tradeplane.reconcilers.kinds import SecretCheck, status_with
 from tradeplane.reconcilers.plan import AuditEntry, Plan
-from tradeplane.runtime.venue.snapshots import Snapshot
+from tradeplane.runtime.venue.snapshot_record import Snapshot
 
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 

@@ -19,15 +19,16 @@ from typing import Annotated, Any
 
 import typer
 
-from tradeplane.crds.common import format_time
-from tradeplane.embedded.cli import console, user_errors
-from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
-from tradeplane.embedded.paths import state_dir
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT, LAST_COMMAND
+from tradeplane.crds.common import GROUP, format_time
+from tradeplane.runtime.console import console, user_errors
+from tradeplane.runtime.errors import UserError
+from tradeplane.runtime.host.paths import local_kubeconfig
+from tradeplane.runtime.kubectl import external_kubeconfig, kubectl
 
-COMMAND_ANNOTATION = "tradeplane.io/last-command"
-DATASET_REQUEST = "dataset.tradeplane.io/requested-at"
-"""``reconcilers.dataset_build.REQUEST_ANNOTATION``; a copy so the CLI stays free of reconciler imports."""
+COMMAND_ANNOTATION = LAST_COMMAND
+DATASET_REQUEST = DATASET_REQUESTED_AT
+"""Aliases of the keys in ``crds.annotations``, under the names this module's callers know."""
 
 commands_app = typer.Typer(
     help="GitOps-safe emergency commands (status subresource and annotations only).", no_args_is_help=True
@@ -47,10 +48,10 @@ def resolve_kubeconfig(explicit: Path | None) -> Path:
         return chosen
     if os.environ.get("KUBECONFIG"):
         return Path(os.environ["KUBECONFIG"]).expanduser()
-    local = state_dir() / "cluster" / "kubeconfig"
+    local = local_kubeconfig()
     if local.is_file():
         return local
-    raise EmbeddedError("no cluster selected: pass --kubeconfig, set KUBECONFIG, or run `tradeplane up`")
+    raise UserError("no cluster selected: pass --kubeconfig, set KUBECONFIG, or run `tradeplane up`")
 
 
 def whoami(kubeconfig: Path) -> str:
@@ -77,7 +78,7 @@ def issue(
     kubeconfig: Path, plural: str, name: str, namespace: str, *, command: str, status: StatusFor, reason: str
 ) -> str:
     """Record ``command`` on the object (annotation) and carry it out through /status; returns the actor."""
-    resource = f"{plural}.tradeplane.io/{name}"
+    resource = f"{plural}.{GROUP}/{name}"
     kubectl(["get", resource, "-n", namespace, "-o", "name"], kubeconfig)  # a clear error if it is missing
     actor = whoami(kubeconfig)
     note = {"command": command, "actor": actor, "reason": reason, "time": _now()}
@@ -163,7 +164,7 @@ def build_dataset_now(name: str, namespace: Namespace = "default", kubeconfig: K
     """Ask for a new dataset snapshot of a FeatureSet now (built once its Instrument is Ready)."""
     with user_errors():
         config = resolve_kubeconfig(kubeconfig)
-        resource = f"featuresets.tradeplane.io/{name}"
+        resource = f"featuresets.{GROUP}/{name}"
         kubectl(["get", resource, "-n", namespace, "-o", "name"], config)  # a clear error if it is missing
         stamp = _now()
         _patch(

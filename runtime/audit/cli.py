@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
-from tradeplane.embedded.cli import user_errors
-from tradeplane.embedded.errors import EmbeddedError
 from tradeplane.runtime.audit.store import LogReport, verify_log
+from tradeplane.runtime.console import user_errors
+from tradeplane.runtime.errors import UserError
 from tradeplane.runtime.store.engine import create_engine, database_url, masked, run_sync
 
 console = Console(soft_wrap=True)  # one line per problem, whatever the terminal width
@@ -30,7 +30,7 @@ def _group() -> None:
     # otherwise collapse a one-command app into that command).
 
 
-class AuditError(EmbeddedError):
+class AuditError(UserError):
     """The audit log could not be read; the URL in the message is masked."""
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tradeplane.crds.annotations import AUDIT_HASH, AUDIT_SEQ
 from tradeplane.runtime.audit.record import AuditRecord
 
-HASH_ANNOTATION = "tradeplane.io/audit-hash"
-SEQ_ANNOTATION = "tradeplane.io/audit-seq"
+HASH_ANNOTATION = AUDIT_HASH
+SEQ_ANNOTATION = AUDIT_SEQ
+"""Aliases of the keys in ``crds.annotations``, under the names this module's callers know."""
 COMPONENT = "tradeplane-operator"
 MESSAGE_LIMIT = 1024
 """core/v1 Events are rejected above this; the hash is kept, the free text is shortened."""

@@ -16,6 +16,10 @@ are what catch a formula that changes under an unchanged name.
 Canonical JSON has no floats anywhere (:func:`canonical_bytes` refuses one): integers are JSON
 integers, decimals are strings with no exponent and no trailing zeros, so the bytes do not depend on
 a float formatter or on dict insertion order.
+
+The contract itself is a plain value (the FeatureSet reconciler reads it without numpy); building one
+needs the registry and the plan, whose kernels are numpy, so ``build``, ``from_spec``, ``plan`` and
+``interval_order`` import them when called.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec, interval_ms
 from tradeplane.runtime.features.registry import Registry, Stream, UnknownFeature
-from tradeplane.runtime.features.standard import STANDARD
+from tradeplane.runtime.intervals import longest_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
+
+if TYPE_CHECKING:
+    from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec
 
 CONTRACT_VERSION = 1
 DTYPE = "float64"
@@ -50,7 +56,7 @@ def canonical_decimal(value: Decimal | float | int | str) -> str:
 
 def interval_order(interval: str) -> tuple[int, str]:
     """Sort key for kline intervals by duration ("15m" before "1h"), which string order gets wrong."""
-    return interval_ms(interval), interval
+    return longest_ms(interval), interval
 
 
 def _stream_order(stream: str) -> tuple[int, int, str]:
@@ -126,9 +132,11 @@ class FeatureContract:
     # ---- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, spec: Any, registry: Registry = STANDARD) -> FeatureContract:
+    def from_spec(cls, spec: Any, registry: Registry | None = None) -> FeatureContract:
         """From a ``FeatureSetSpec``; raises the registry's ``UnknownFeature`` / ``FeatureParamError``
-        naming the offending feature column."""
+        naming the offending feature column. ``registry`` defaults to the standard one."""
+        from tradeplane.runtime.features.plan import FeatureSpec  # noqa: PLC0415 - numpy, see module doc
+
         return cls.build(
             [FeatureSpec(f.name, f.transform, f.interval, dict(f.params)) for f in spec.features],
             base_interval=spec.base_interval,
@@ -149,9 +157,13 @@ class FeatureContract:
         method: str = "zscore",
         clip: Decimal | float | str | None = None,
         window: int = 64,
-        registry: Registry = STANDARD,
+        registry: Registry | None = None,
     ) -> FeatureContract:
         """From plan specs directly (what tests, benchmarks and the standard set hold)."""
+        from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec  # noqa: PLC0415 - numpy
+        from tradeplane.runtime.features.standard import STANDARD  # noqa: PLC0415 - numpy
+
+        registry = STANDARD if registry is None else registry
         if method not in METHODS:
             raise ValueError(f"normalisation method must be one of {', '.join(METHODS)}, got {method!r}")
         params: list[dict[str, ParamValue]] = []
@@ -209,8 +221,12 @@ class FeatureContract:
             window=window,
         )
 
-    def plan(self, registry: Registry = STANDARD) -> FeaturePlan:
+    def plan(self, registry: Registry | None = None) -> FeaturePlan:
         """The plan that computes exactly these columns (what the dataset builder and executor run)."""
+        from tradeplane.runtime.features.plan import FeaturePlan, FeatureSpec  # noqa: PLC0415 - numpy
+        from tradeplane.runtime.features.standard import STANDARD  # noqa: PLC0415 - numpy
+
+        registry = STANDARD if registry is None else registry
         specs = [FeatureSpec(c.name, c.transform, c.interval, c.params_dict) for c in self.columns]
         return FeaturePlan(specs, base_interval=self.base_interval, registry=registry)
 

@@ -1,15 +1,20 @@
 """``tradeplane build-dataset``: one FeatureSet's dataset snapshot over a range, as a Job runs it.
 
-Why everything comes in arguments: the dataset-builder Job must not need Kubernetes API access, so
-the operator passes the FeatureSet spec, the Instrument and the Venue as JSON (whole objects or just
-their ``spec``), and the feature contract with its fingerprint as it computed them for the FeatureSet's
-status; the Job recomputes the contract from the spec and refuses a mismatch. Storage is
-``DATABASE_URL`` (or the embedded PostgreSQL); files go to ``--output`` or
-``$TRADEPLANE_HOME/datasets``; ``--mode`` defaults to the spec's ``snapshot.mode``.
+Its configuration is one :class:`DatasetBuildConfig`, passed as ``--config`` (canonical JSON, or
+``@path`` to a file): the operator writes the FeatureSet spec, the Instrument and the Venue, the span
+and mode it planned, and the feature contract with its fingerprint as it computed them for the
+FeatureSet's status, so the Job needs no Kubernetes API access; it recomputes the contract from the
+spec and refuses a mismatch. For a manual run the same fields may be given as flags
+(``--featureset``, ``--spec-json``, ``--instrument-json``, ``--venue-json`` as whole objects or
+specs, ``--start``, ``--end``, ``--contract-json``, ``--fingerprint``, ``--mode``, ``--output``);
+given with ``--config`` they override its fields, and none has a default of its own. Storage is
+``DATABASE_URL`` (or the embedded PostgreSQL).
 
 Exit codes: 0 built (one JSON line: hash, rows, uri, ...), 2 the range is incomplete in production
-mode (the gap list on stderr, nothing written or registered), 1 anything else (bad arguments, bad
-source rows, an unreachable database). Messages never include the database URL or credentials.
+mode (the gap list on stderr, nothing written or registered), 1 anything else (a refused
+configuration, naming the field; bad source rows; an unreachable database). Exit 2 is a verdict
+about the data the operator retries later, so a bad configuration is not reported with it.
+Messages never include the database URL or credentials.
 """
 
 from __future__ import annotations
@@ -18,117 +23,72 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tradeplane.crds.featureset import FeatureSetSpec
-from tradeplane.crds.instrument import InstrumentSpec
-from tradeplane.crds.venue import VenueSpec
+from tradeplane.runtime.features.build_config import DatasetBuildConfig, named_spec_document
 
 EXIT_INCOMPLETE = 2
 ContractOf = Callable[[FeatureSetSpec], tuple[dict[str, Any], str]]
 """The feature contract of a spec as ``(contract JSON, "sha256:..." fingerprint)``."""
+REQUIRED_FLAGS = ("--featureset", "--spec-json", "--instrument-json", "--venue-json", "--start", "--end")
+"""Without ``--config``, the flags that make a configuration."""
 
 
-@dataclass(frozen=True)
-class BuildRequest:
-    """A parsed command line: what to build, from which instrument, into which directory."""
-
-    namespace: str
-    featureset: str
-    spec: FeatureSetSpec
-    instrument_name: str | None
-    instrument: InstrumentSpec
-    venue: VenueSpec
-    start: datetime
-    end: datetime
-    mode: str
-    output: Path
-
-
-def _spec_of(raw: str, what: str) -> tuple[dict[str, Any], str | None]:
-    """A whole object's ``spec`` and ``metadata.name``, or the document itself when it is a spec."""
+def _document(raw: str, flag: str) -> dict[str, Any]:
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{what} is not JSON: {error.msg} at position {error.pos}") from None
+        raise ValueError(f"{flag} is not JSON: {error.msg} at position {error.pos}") from None
     if not isinstance(document, dict):
-        raise ValueError(f"{what} must be a JSON object")
-    if "spec" in document:
-        name = (document.get("metadata") or {}).get("name")
-        return document["spec"], name if isinstance(name, str) else None
-    return document, None
+        raise ValueError(f"{flag} must be a JSON object")
+    return document
 
 
-def _time(value: str, flag: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{flag} is not an ISO 8601 time: {value!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{flag} needs a time zone (e.g. 2026-01-01T00:00:00Z)")
-    return moment
+def _named(raw: str, flag: str) -> dict[str, Any]:
+    """A flag's whole object (or bare spec) as the configuration's named spec."""
+    return named_spec_document(_document(raw, flag))
 
 
-def parse_request(
-    *,
-    featureset: str,
-    spec_json: str,
-    instrument_json: str,
-    venue_json: str,
-    start: str,
-    end: str,
-    mode: str | None,
-    output: Path | None,
-) -> BuildRequest:
-    """Validate the arguments with the CRD models (the same rules the API server applied)."""
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from tradeplane.embedded.paths import state_dir  # noqa: PLC0415
-    from tradeplane.runtime.features.snapshot import MODES  # noqa: PLC0415
-
-    namespace, _, name = featureset.partition("/")
-    if not namespace or not name:
-        raise ValueError(f"--featureset must be NAMESPACE/NAME, got {featureset!r}")
-    try:
-        spec = FeatureSetSpec.model_validate(_spec_of(spec_json, "--spec-json")[0])
-        instrument_raw, instrument_name = _spec_of(instrument_json, "--instrument-json")
-        instrument = InstrumentSpec.model_validate(instrument_raw)
-        venue_raw, venue_name = _spec_of(venue_json, "--venue-json")
-        venue = VenueSpec.model_validate(venue_raw)
-    except ValidationError as error:
-        raise ValueError(f"invalid resource JSON: {error}") from None
-    if instrument_name is not None and instrument_name not in {ref.name for ref in spec.instrument_refs}:
-        raise ValueError(f"Instrument {instrument_name!r} is not one of the FeatureSet's instrumentRefs")
-    if venue_name is not None and venue_name != instrument.venue_ref.name:
-        raise ValueError(
-            f"Venue {venue_name!r} is not the Instrument's venueRef {instrument.venue_ref.name!r}"
-        )
-    mode = mode or spec.snapshot.mode
-    if mode not in MODES:
-        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    begin, finish = _time(start, "--start"), _time(end, "--end")
-    if not begin < finish:
-        raise ValueError("--start must be before --end")
-    return BuildRequest(
-        namespace,
-        name,
-        spec,
-        instrument_name,
-        instrument,
-        venue,
-        begin,
-        finish,
-        mode,
-        output if output is not None else state_dir() / "datasets",
-    )
+def flag_overrides(flags: dict[str, str | None]) -> dict[str, Any]:
+    """The given flags (keyed ``--flag``) as configuration fields, JSON flags parsed."""
+    parse: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+        "--featureset": ("featureset", lambda value, _: value),
+        "--spec-json": ("spec", lambda value, flag: _named(value, flag)["spec"]),
+        "--instrument-json": ("instrument", _named),
+        "--venue-json": ("venue", _named),
+        "--start": ("start", lambda value, _: value),
+        "--end": ("end", lambda value, _: value),
+        "--contract-json": ("contract", _document),
+        "--fingerprint": ("fingerprint", lambda value, _: value),
+        "--mode": ("mode", lambda value, _: value),
+        "--output": ("output", lambda value, _: value),
+    }
+    overrides: dict[str, Any] = {}
+    for flag, value in flags.items():
+        if value is not None:
+            field, convert = parse[flag]
+            overrides[field] = convert(value, flag)
+    return overrides
 
 
-async def run_build(request: BuildRequest, *, contract_of: ContractOf, engine: Any = None) -> dict[str, Any]:
+def read_config(config: str | None, flags: dict[str, str | None]) -> DatasetBuildConfig:
+    """``--config`` with the given flags on top, or the flags alone (then the required ones must be
+    there); validated once by the model, which names every refused field."""
+    if config is None:
+        absent = [flag for flag in REQUIRED_FLAGS if not flags.get(flag)]
+        if absent:  # checked here, not by click, whose usage errors exit 2 (reserved for incomplete)
+            raise ValueError(f"missing {', '.join(absent)} (or give --config)")
+        return DatasetBuildConfig.build({}, flag_overrides(flags))
+    return DatasetBuildConfig.from_argument(config, flag_overrides(flags))
+
+
+async def run_build(
+    config: DatasetBuildConfig, *, contract_of: ContractOf, engine: Any = None
+) -> dict[str, Any]:
     """Load, build, register and prune; the result line. ``engine`` defaults to ``DATABASE_URL``'s."""
     from tradeplane.runtime.features.dataset_inputs import load_inputs, required_streams  # noqa: PLC0415
     from tradeplane.runtime.features.plan import FeaturePlan  # noqa: PLC0415
@@ -138,25 +98,28 @@ async def run_build(request: BuildRequest, *, contract_of: ContractOf, engine: A
         prune_snapshots,
         register_snapshot,
     )
+    from tradeplane.runtime.host.paths import state_dir  # noqa: PLC0415
     from tradeplane.runtime.marketdata.tables import MarketKey  # noqa: PLC0415
     from tradeplane.runtime.store.engine import create_engine  # noqa: PLC0415
 
-    plan = FeaturePlan.from_featureset(request.spec)
-    contract_json, fingerprint = contract_of(request.spec)
+    plan = FeaturePlan.from_featureset(config.spec)
+    contract_json, fingerprint = contract_of(config.spec)
     streams = required_streams(plan)
-    venue_name = request.instrument.venue_ref.name
-    key = MarketKey.of(request.namespace, venue_name, request.instrument.symbol)
+    namespace, instrument = config.namespace, config.instrument.spec
+    venue_name = instrument.venue_ref.name
+    key = MarketKey.of(namespace, venue_name, instrument.symbol)
+    directory = Path(config.output) if config.output is not None else state_dir() / "datasets"
     owned = engine is None
     engine = create_engine() if owned else engine
     try:
-        snapshot_ids, schedule = await _contract_snapshot(engine, request.namespace, venue_name, key.symbol)
+        snapshot_ids, schedule = await _contract_snapshot(engine, namespace, venue_name, key.symbol)
         loaded = await load_inputs(
             engine,
             key,
-            base_interval=request.spec.base_interval,
+            base_interval=config.spec.base_interval,
             context_intervals=plan.context_intervals,
-            start=request.start,
-            end=request.end,
+            start=config.start,
+            end=config.end,
             need_funding=Stream.FUNDING in streams,
             need_mark=Stream.MARK in streams,
             warmup_bars=plan.warmup,
@@ -168,18 +131,17 @@ async def run_build(request: BuildRequest, *, contract_of: ContractOf, engine: A
             loaded,
             contract_json=contract_json,
             fingerprint=fingerprint,
-            mode=request.mode,  # type: ignore[arg-type]  # checked against MODES in parse_request
-            source=SourceLabel.of(f"{request.namespace}/{venue_name}", request.venue.endpoints.rest),
+            mode=config.build_mode,
+            source=SourceLabel.of(f"{namespace}/{venue_name}", config.venue.spec.endpoints.rest),
             code_version=code_version(),
             metadata_snapshot_ids=snapshot_ids,
-            directory=request.output,
+            directory=directory,
         )
+        featureset = config.featureset_name
         registered, created = await register_snapshot(
-            engine, snapshot, namespace=request.namespace, featureset=request.featureset
+            engine, snapshot, namespace=namespace, featureset=featureset
         )
-        pruned = await prune_snapshots(
-            engine, request.namespace, request.featureset, keep=request.spec.snapshot_retention
-        )
+        pruned = await prune_snapshots(engine, namespace, featureset, keep=config.spec.snapshot_retention)
     finally:
         if owned:
             await engine.dispose()
@@ -200,7 +162,8 @@ async def _contract_snapshot(
 ) -> tuple[dict[str, int | str], Any]:
     """The current contract snapshot's id and fingerprint, and the funding calendar it states."""
     from tradeplane.runtime.features.inputs import FundingSchedule  # noqa: PLC0415
-    from tradeplane.runtime.venue.snapshots import SnapshotKey, current  # noqa: PLC0415
+    from tradeplane.runtime.venue.snapshot_record import SnapshotKey  # noqa: PLC0415
+    from tradeplane.runtime.venue.snapshots import current  # noqa: PLC0415
 
     snapshot = await current(engine, SnapshotKey(namespace, venue, "contract", symbol))
     if snapshot is None:
@@ -220,7 +183,7 @@ class ContractMismatch(ValueError):
     between the operator and the Job would silently build columns the model does not expect)."""
 
 
-def contract_from_arguments(contract_json: str | None, fingerprint: str | None) -> ContractOf:
+def checked_contract(config: DatasetBuildConfig) -> ContractOf:
     """The FeatureSet's contract as this build computes it, checked against the operator's when given.
 
     The operator passes the contract it wrote to the FeatureSet's status; the Job recomputes it with
@@ -228,15 +191,16 @@ def contract_from_arguments(contract_json: str | None, fingerprint: str | None) 
     """
     from tradeplane.runtime.features.contract import FeatureContract  # noqa: PLC0415
 
-    if (contract_json is None) != (fingerprint is None):
-        raise ValueError("give both --contract-json and --fingerprint, or neither")
+    given, fingerprint = config.contract, config.fingerprint
 
     def resolve(spec: FeatureSetSpec) -> tuple[dict[str, Any], str]:
         computed = FeatureContract.from_spec(spec)
-        if contract_json is not None:
-            passed = FeatureContract.from_json(contract_json)
+        if given is not None:
+            passed = FeatureContract.from_json(json.dumps(given))
             if passed.fingerprint != fingerprint:
-                raise ContractMismatch(f"--contract-json hashes to {passed.fingerprint}, not {fingerprint}")
+                raise ContractMismatch(
+                    f"contract/--contract-json hashes to {passed.fingerprint}, not {fingerprint}"
+                )
             if computed.fingerprint != fingerprint:
                 raise ContractMismatch(
                     f"the spec's contract is {computed.fingerprint} here but {fingerprint} for the operator"
@@ -249,62 +213,60 @@ def contract_from_arguments(contract_json: str | None, fingerprint: str | None) 
 
 def build_dataset(
     *,
-    featureset: Annotated[
-        str | None, typer.Option(help="NAMESPACE/NAME of the FeatureSet. Required.")
+    config: Annotated[
+        str | None,
+        typer.Option(help="The DatasetBuildConfig as JSON, or @PATH to a file (what the operator passes)."),
     ] = None,
+    featureset: Annotated[str | None, typer.Option(help="NAMESPACE/NAME of the FeatureSet.")] = None,
     spec_json: Annotated[
-        str | None, typer.Option(help="The FeatureSet's spec (or whole object) as JSON. Required.")
+        str | None, typer.Option(help="The FeatureSet's spec (or whole object) as JSON.")
     ] = None,
     instrument_json: Annotated[
-        str | None, typer.Option(help="The Instrument (object or spec) as JSON. Required.")
+        str | None, typer.Option(help="The Instrument (object or spec) as JSON.")
     ] = None,
     venue_json: Annotated[
-        str | None, typer.Option(help="The Instrument's Venue (object or spec) as JSON. Required.")
+        str | None, typer.Option(help="The Instrument's Venue (object or spec) as JSON.")
     ] = None,
     start: Annotated[
-        str | None, typer.Option(help="First bar open time, ISO 8601 with a zone (inclusive). Required.")
+        str | None, typer.Option(help="First bar open time, ISO 8601 with a zone (inclusive).")
     ] = None,
     end: Annotated[
-        str | None, typer.Option(help="End of the range, ISO 8601 with a zone (exclusive). Required.")
+        str | None, typer.Option(help="End of the range, ISO 8601 with a zone (exclusive).")
     ] = None,
     contract_json: Annotated[
         str | None, typer.Option(help="The operator's feature contract JSON (checked, not trusted).")
     ] = None,
     fingerprint: Annotated[str | None, typer.Option(help="Its fingerprint, sha256:<hex>.")] = None,
     mode: Annotated[
-        str | None, typer.Option(help="production (fails closed on gaps) or research; default: the spec's.")
+        str | None, typer.Option(help="production (fails closed on gaps) or research; unset: the spec's.")
     ] = None,
-    output: Annotated[Path | None, typer.Option(help="Directory for snapshots.")] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Directory for snapshots; unset: $TRADEPLANE_HOME/datasets.")
+    ] = None,
 ) -> None:
-    """Build a FeatureSet's dataset snapshot (Parquet + manifest) from stored market data."""
+    """Build a FeatureSet's dataset snapshot (Parquet + manifest) from stored market data.
+
+    Without --config, --featureset, --spec-json, --instrument-json, --venue-json, --start and --end
+    are required; with it, any flag given overrides the configuration's field.
+    """
     from tradeplane.runtime.features.inputs import SourceQuarantine  # noqa: PLC0415
     from tradeplane.runtime.features.snapshot import DatasetIncomplete  # noqa: PLC0415
 
+    flags = {
+        "--featureset": featureset,
+        "--spec-json": spec_json,
+        "--instrument-json": instrument_json,
+        "--venue-json": venue_json,
+        "--start": start,
+        "--end": end,
+        "--contract-json": contract_json,
+        "--fingerprint": fingerprint,
+        "--mode": mode,
+        "--output": output,
+    }
     try:
-        required = {
-            "--featureset": featureset,
-            "--spec-json": spec_json,
-            "--instrument-json": instrument_json,
-            "--venue-json": venue_json,
-            "--start": start,
-            "--end": end,
-        }
-        absent = [flag for flag, value in required.items() if not value]
-        if absent:  # checked here, not by click, whose usage errors exit 2 (reserved for incomplete)
-            raise ValueError(f"missing {', '.join(absent)}")
-        assert featureset and spec_json and instrument_json and venue_json and start and end
-        request = parse_request(
-            featureset=featureset,
-            spec_json=spec_json,
-            instrument_json=instrument_json,
-            venue_json=venue_json,
-            start=start,
-            end=end,
-            mode=mode,
-            output=output,
-        )
-        contract_of = contract_from_arguments(contract_json, fingerprint)
-        result = asyncio.run(run_build(request, contract_of=contract_of))
+        configured = read_config(config, flags)
+        result = asyncio.run(run_build(configured, contract_of=checked_contract(configured)))
     except DatasetIncomplete as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_INCOMPLETE) from None

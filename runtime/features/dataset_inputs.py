@@ -38,12 +38,18 @@ from tradeplane.runtime.features.inputs import Bars, FundingSchedule, Inputs, Se
 from tradeplane.runtime.features.plan import FeaturePlan
 from tradeplane.runtime.features.registry import Registry, Stream
 from tradeplane.runtime.features.standard import STANDARD
+from tradeplane.runtime.intervals import INTERVALS, MONTH, align, duration, next_open, open_times
 from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.gaps import KLINES, GapEvent, GapState, list_gaps
-from tradeplane.runtime.marketdata.tables import MarketKey, candles, funding_rates, mark_candles
+from tradeplane.runtime.marketdata.tables import (
+    MARK_INTERVAL,
+    MarketKey,
+    candles,
+    funding_rates,
+    mark_candles,
+)
+from tradeplane.runtime.millis import from_ms, to_ms
 
-MARK_INTERVAL = "1m"
-"""The mark-candle interval the backfill stores (``backfill.MARK_INTERVAL``)."""
 FUNDING = "funding"
 MARK = "markPrice"
 UNRESOLVED = (GapState.OPEN, GapState.HEALING, GapState.UNHEALABLE)
@@ -162,11 +168,11 @@ def required_streams(plan: FeaturePlan, registry: Registry = STANDARD) -> frozen
 
 def bars_before(start: datetime, interval: str, count: int) -> datetime:
     """The open time ``count`` bars before the bar containing ``start`` (the warm-up's first bar)."""
-    opened = grid.floor_open(start, interval)
-    if interval != grid.MONTH:
-        return opened - count * grid.interval_duration(interval)
+    opened = align(start, interval)
+    if interval != MONTH:
+        return opened - count * duration(interval)
     for _ in range(count):
-        opened = grid.floor_open(opened - timedelta(days=1), interval)
+        opened = align(opened - timedelta(days=1), interval)
     return opened
 
 
@@ -203,7 +209,7 @@ async def load_inputs(
         missing += absent
         context: dict[str, Bars] = {}
         for interval in context_intervals:
-            first = grid.floor_open(warmup_start, interval)
+            first = align(warmup_start, interval)
             context[interval], stream, absent = await _bars(conn, key, interval, first, end)
             streams.append(stream)
             missing += absent
@@ -212,7 +218,7 @@ async def load_inputs(
             funding, stream = await _funding(conn, key, warmup_start, end)
             streams.append(stream)
             missing += _funding_missing(funding, funding_schedule, start, end)
-            first_close = grid.to_ms(grid.next_open(start, base_interval)) - 1
+            first_close = to_ms(next_open(start, base_interval)) - 1
             if not len(funding) or int(funding.time_ms[0]) > first_close:
                 missing_data.append(f"{FUNDING}: no funding rate known at {iso(start)} (the first row)")
         if need_mark:
@@ -254,8 +260,8 @@ async def load_inputs(
 def _reaches(gap: GapEvent, warmup_start: datetime) -> bool:
     """Whether the gap's last bar ends after ``warmup_start``: a context bar read from the one containing
     ``warmup_start`` opens before it, so comparing open times alone would miss a gap on that bar."""
-    if gap.interval in grid.INTERVALS:
-        return grid.next_open(gap.end, gap.interval) > warmup_start
+    if gap.interval in INTERVALS:
+        return next_open(gap.end, gap.interval) > warmup_start
     return gap.end >= warmup_start
 
 
@@ -265,7 +271,7 @@ def _of(table: Table, key: MarketKey) -> list[Any]:
 
 def _expected(first: datetime, end: datetime, interval: str) -> list[datetime]:
     """Open times from ``first`` whose bar has closed by ``end`` (a bar closing later is not due)."""
-    return [t for t in grid.open_times(first, end, interval) if grid.next_open(t, interval) <= end]
+    return [t for t in open_times(first, end, interval) if next_open(t, interval) <= end]
 
 
 async def _bars(
@@ -278,9 +284,9 @@ async def _bars(
         .where(candles.c.open_time >= first, candles.c.open_time < end)
         .order_by(candles.c.open_time)
     )
-    rows = [row for row in await conn.execute(query) if grid.next_open(row.open_time, interval) <= end]
-    opens = [grid.to_ms(row.open_time) for row in rows]
-    closes = [grid.to_ms(grid.next_open(row.open_time, interval)) - 1 for row in rows]
+    rows = [row for row in await conn.execute(query) if next_open(row.open_time, interval) <= end]
+    opens = [to_ms(row.open_time) for row in rows]
+    closes = [to_ms(next_open(row.open_time, interval)) - 1 for row in rows]
     bars = Bars(
         np.asarray(opens, dtype=np.int64),
         np.asarray(closes, dtype=np.int64),
@@ -300,7 +306,7 @@ async def _funding(
     within = select(time, table.c.rate).where(*_of(table, key), time >= first, time < end).order_by(time)
     rows = [*(await conn.execute(before)), *(await conn.execute(within))]
     series = Series(
-        np.asarray([grid.to_ms(row.funding_time) for row in rows], dtype=np.int64),
+        np.asarray([to_ms(row.funding_time) for row in rows], dtype=np.int64),
         _floats(row.rate for row in rows),
     )
     return series, _range(FUNDING, "", [row.funding_time for row in rows])
@@ -313,7 +319,7 @@ def _funding_missing(
     if schedule is None:
         return []
     period, offset = schedule.period_ms, schedule.offset_ms
-    low, high = grid.to_ms(start) - period, grid.to_ms(end)
+    low, high = to_ms(start) - period, to_ms(end)
     first = offset + -(-(low - offset) // period) * period
     expected = range(first, high, period)
     have = {int(t) for t in funding.time_ms}
@@ -321,9 +327,9 @@ def _funding_missing(
     for time_ms in expected:
         if time_ms in have:
             continue
-        moment = grid.from_ms(time_ms)
+        moment = from_ms(time_ms)
         last = runs[-1] if runs else None
-        if last is not None and grid.to_ms(last.end) + period == time_ms:
+        if last is not None and to_ms(last.end) + period == time_ms:
             runs[-1] = Missing(FUNDING, "", last.start, moment, last.count + 1)
         else:
             runs.append(Missing(FUNDING, "", moment, moment, 1))
@@ -340,8 +346,8 @@ async def _mark(
         .where(table.c.open_time >= first, table.c.open_time < end)
         .order_by(table.c.open_time)
     )
-    rows = [row for row in await conn.execute(query) if grid.next_open(row.open_time, MARK_INTERVAL) <= end]
-    closes = [grid.to_ms(grid.next_open(row.open_time, MARK_INTERVAL)) - 1 for row in rows]
+    rows = [row for row in await conn.execute(query) if next_open(row.open_time, MARK_INTERVAL) <= end]
+    closes = [to_ms(next_open(row.open_time, MARK_INTERVAL)) - 1 for row in rows]
     series = Series(np.asarray(closes, dtype=np.int64), _floats(row.close for row in rows))
     expected = _expected(first, end, MARK_INTERVAL)
     absent = grid.missing_ranges(expected, (row.open_time for row in rows), MARK_INTERVAL)
@@ -364,4 +370,4 @@ def iso(moment: datetime | None) -> str | None:
     """UTC ISO 8601 with a ``Z``, so the manifest never depends on the session's time zone."""
     if moment is None:
         return None
-    return grid.from_ms(grid.to_ms(moment)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return from_ms(to_ms(moment)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -30,7 +30,11 @@ _TIME_FIELDS = ("open_time_ms", "close_time_ms")
 
 
 class Bar(NamedTuple):
-    """One closed bar as the live path receives it (a tuple: cheap to build once per bar)."""
+    """One row of ``Bars`` as the live path receives it (a tuple: cheap to build once per bar).
+
+    The float view of ``runtime.bars.Bar`` (the one OHLCV bar, in Decimal at the exchange
+    boundary) with its open and close in epoch ms: features compute in float64 over column arrays,
+    so this is a row of those columns, not another bar model."""
 
     open_time_ms: int
     close_time_ms: int

@@ -10,6 +10,12 @@ carries the fingerprint of the contract it was fitted for and refuses values of 
 row and the same row inside a 2-D batch give bit-identical results (IEEE subtraction and division are
 correctly rounded whatever the array shape). NaN stays NaN (warm-up rows remain "not ready").
 
+A fit is stored with the model and must come out the same on every machine, so its reductions fix
+their own rounding: the z-score's mean and variance are correctly rounded sums
+(:func:`~tradeplane.runtime.features.ordered.exact_sum`, independent of order, SIMD and BLAS, unlike
+``numpy.mean``/``numpy.std``), and quantiles, minimum and maximum select stored values (quantiles
+then interpolate elementwise), which involves no summation at all.
+
 Methods: ``zscore`` (mean, population std), ``robust`` (median, interquartile range), ``minmax``
 (training min -> 0, max -> 1), ``none`` (identity, still fingerprint-checked). A column that is constant
 over the training rows gets scale 1 and a note instead of a division by zero (so does a ``robust`` column
@@ -20,6 +26,7 @@ value cannot be fitted and is an error naming it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +37,7 @@ import numpy as np
 from tradeplane.runtime.features.compat import ContractMismatch, FeatureBatch, FeatureVector
 from tradeplane.runtime.features.contract import METHODS, FeatureContract, canonical_decimal
 from tradeplane.runtime.features.inputs import FloatArray
+from tradeplane.runtime.features.ordered import exact_sum
 
 FORMAT = 1
 
@@ -120,7 +128,9 @@ class FittedNormalization:
 
 def _center_scale(values: FloatArray, method: str) -> tuple[float, float]:
     if method == "zscore":
-        return float(np.mean(values)), float(np.std(values))
+        center = exact_sum(values) / len(values)
+        deviation = values - center
+        return center, math.sqrt(exact_sum(deviation * deviation) / len(values))
     if method == "robust":
         low, median, high = np.quantile(values, [0.25, 0.5, 0.75])
         return float(median), float(high - low)

@@ -27,9 +27,10 @@ from tradeplane.runtime.features.inputs import Bars, FloatArray, FundingSchedule
 from tradeplane.runtime.features.plan import FeatureSpec
 from tradeplane.runtime.features.snapshot import COLUMNS_KEY, FINGERPRINT_KEY, TIME_COLUMNS, parquet_bytes
 from tradeplane.runtime.features.standard_set import STANDARD_SET
-from tradeplane.runtime.venue.sim.bars import MINUTE_MS, aggregate, bucket_close
+from tradeplane.runtime.millis import HOUR_MS, MINUTE_MS
+from tradeplane.runtime.venue.sim.bars import aggregate, bucket_close
 from tradeplane.runtime.venue.sim.catalog import CATALOG
-from tradeplane.runtime.venue.sim.market import HOUR_MS, Market, SymbolMarket
+from tradeplane.runtime.venue.sim.market import Market, SymbolMarket
 
 GOLDEN_FORMAT = 1
 DEFAULT_START_TIME_MS = 1_767_571_200_000

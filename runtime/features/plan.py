@@ -31,10 +31,7 @@ from tradeplane.runtime.features.inputs import (
 from tradeplane.runtime.features.kernels import Aligned, ContextStep, Kernel, Known, Memo, Step
 from tradeplane.runtime.features.registry import FeatureParamError, Registry, Stream
 from tradeplane.runtime.features.standard import STANDARD
-from tradeplane.runtime.marketdata.grid import FIXED
-
-MONTH_MS = 31 * 24 * 3_600_000
-"""The longest ``1M`` bar, so a monthly context's warm-up is never too short."""
+from tradeplane.runtime.intervals import longest_ms
 
 
 class LookAheadError(ValueError):
@@ -49,10 +46,6 @@ class FeatureSpec:
     transform: str
     interval: str | None = None
     params: Mapping[str, int | str] = field(default_factory=dict)
-
-
-def interval_ms(interval: str) -> int:
-    return MONTH_MS if interval == "1M" else int(FIXED[interval].total_seconds() * 1000)
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ class FeaturePlan:
                 raise FeatureParamError(
                     spec.name, "interval", f"must be the base interval: {spec.transform} does not read bars"
                 )
-            ratio = -(-interval_ms(interval) // interval_ms(self.base_interval))
+            ratio = -(-longest_ms(interval) // longest_ms(self.base_interval))
             kernel = Aligned(kernel, interval, ratio)
         return Column(spec.name, spec.transform, interval, kernel, definition.inputs)
 

@@ -2,20 +2,27 @@
 
 Why this shape: every recursive feature in the standard set is this one recurrence with different
 coefficients and seeds, so it is written once (:class:`Recurrence`) with two evaluators of the *same*
-equation. The live path steps it on Python floats (O(1) per bar). The batch path cannot loop a million
-bars in Python fast enough, and numpy has no linear-recurrence ufunc, so :func:`scan` evaluates the
-recurrence exactly in blocks: inside a block of ``BLOCK`` inputs the response from rest is a
-lower-triangular Toeplitz matrix of powers of ``decay`` (one BLAS matmul for all blocks), and the
-block-end values are themselves the same recurrence with ``decay ** BLOCK``, solved recursively.
-Both evaluators sum the same positive weights, so they agree to a few ulps of the magnitude of ``y``.
+arithmetic. The live path steps it on Python floats (O(1) per bar). The batch path cannot loop a
+million bars in Python, so :func:`scan` hands the loop to ``scipy.signal.lfilter`` as the first-order
+filter ``b = [1]``, ``a = [1, -decay]`` over the inputs already multiplied by ``gain``. Its inner loop
+is sequential, one element after the other, and per element computes ``z + u`` and
+``u * 0 - y * (-decay)``: with ``u = gain * x`` rounded once (a numpy multiply) and ``z`` the previous
+``decay * y`` rounded once, every step rounds exactly like the live ``decay * y + gain * x``. Any
+fused multiply-add a compiler may form in that loop multiplies by exactly 1 or adds exactly 0, so it
+cannot change a bit. Batch and live are therefore bit-identical, and neither depends on the CPU
+family, a BLAS kernel or a thread count (an earlier blocked matrix product did: its last bits changed
+with the BLAS kernel, and with them every dataset snapshot hash). Inputs are finite or NaN (a NaN
+poisons both evaluators alike from where it enters); an infinite term would make the filter's
+``u * 0`` NaN, which the live path does not produce, and validated bars never yield one.
 
 That magnitude matters: an EMA of a 4000-dollar price carries absolute rounding of ~1e-12, which is
 the whole size of a small MACD. Features therefore run recurrences on *small* quantities (see
 :func:`gap_decay`: ``close - ema`` is a recurrence on price changes), never on raw price levels.
 
-Seeding: ``seed == 0`` starts from ``y = 0`` before the first input; ``seed == s > 0`` sets the first
-output to the mean of the first ``s`` inputs (Wilder's RSI and ATR). Leading NaN inputs (a term that
-needs a previous bar) are skipped by both evaluators alike.
+Seeding: ``seed == 0`` starts from ``y = gain * x`` at the first input; ``seed == s > 0`` sets the
+first output to the mean of the first ``s`` inputs (Wilder's RSI and ATR), summed left to right by
+:func:`~tradeplane.runtime.features.ordered.ordered_sum` so the seed has one rounding order
+everywhere. Leading NaN inputs (a term that needs a previous bar) are skipped by both evaluators alike.
 """
 
 from __future__ import annotations
@@ -25,11 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tradeplane.runtime.features import portable_math
 from tradeplane.runtime.features.inputs import FloatArray
-
-BLOCK = 32
-"""Block length of the batch scan: large enough that the carry recursion is short, small enough
-that the matmul (``2 * BLOCK`` flops per input) stays cheaper than memory traffic."""
+from tradeplane.runtime.features.ordered import ordered_sum
 
 SEED_MEMORY = 1e-6
 """A recursive feature's warm-up lasts until its seed weighs less than this, so a live path started
@@ -75,7 +80,9 @@ class Recurrence:
         """Steps until the seed's weight falls below :data:`SEED_MEMORY`."""
         if self.decay <= 0.0:
             return 0
-        return math.ceil(math.log(SEED_MEMORY) / math.log(self.decay))
+        # portable logarithms: the warm-up is part of the contract, so it must not depend on the CPU
+        steps: float = portable_math.log(SEED_MEMORY) / portable_math.log(self.decay)
+        return math.ceil(steps)
 
     def run(self, x: FloatArray) -> FloatArray:
         """Batch: the whole output for inputs ``x`` (NaN before the seed completes)."""
@@ -85,7 +92,8 @@ class Recurrence:
             return y
         start = int(defined[0])
         if self.seed == 0:
-            y[start:] = scan(x[start:], self.decay, self.gain, 0.0)
+            y[start] = self.gain * x[start]
+            y[start + 1 :] = scan(x[start + 1 :], self.decay, self.gain, float(y[start]))
             return y
         seeded = start + self.seed - 1
         if seeded >= len(x):
@@ -99,8 +107,8 @@ class Recurrence:
 
 
 def seed_value(first: FloatArray) -> float:
-    """The seed both evaluators use: one function on the same array, so the same bits."""
-    return float(np.mean(first))
+    """The seed both evaluators use: one function on the same values, so the same bits."""
+    return float(ordered_sum(first)) / len(first)
 
 
 @dataclass
@@ -132,28 +140,15 @@ class RecurrenceStep:
 
 
 def scan(x: FloatArray, decay: float, gain: float, y_before: float) -> FloatArray:
-    """``y[t] = decay * y[t-1] + gain * x[t]`` for all ``t``, with ``y[-1] = y_before``, in blocks."""
-    count = len(x)
-    if count <= 4 * BLOCK:
-        return _loop(x, decay, gain, y_before)
-    blocks = -(-count // BLOCK)
-    padded = np.zeros(blocks * BLOCK)
-    padded[:count] = x
-    powers = decay ** np.arange(BLOCK + 1, dtype=np.float64)
-    lag = np.arange(BLOCK)[None, :] - np.arange(BLOCK)[:, None]
-    response = np.where(lag >= 0, powers[np.clip(lag, 0, BLOCK)], 0.0) * gain
-    from_rest = padded.reshape(blocks, BLOCK) @ response
-    ends = scan(from_rest[:, -1], powers[BLOCK], 1.0, y_before)
-    carried = np.empty(blocks)
-    carried[0] = y_before
-    carried[1:] = ends[:-1]
-    from_rest += carried[:, None] * powers[None, 1:]
-    return from_rest.reshape(-1)[:count]
+    """``y[t] = decay * y[t-1] + gain * x[t]`` for all ``t``, with ``y[-1] = y_before``, sequentially.
 
+    Rounds each step exactly as :class:`RecurrenceStep` does; see the module docstring for why.
+    """
+    if len(x) == 0:
+        return np.empty(0)
+    # half a second to import: loaded by a batch build, not by every process that reads a contract
+    from scipy.signal import lfilter  # noqa: PLC0415
 
-def _loop(x: FloatArray, decay: float, gain: float, y: float) -> FloatArray:
-    out = np.empty(len(x))
-    for i, value in enumerate(x.tolist()):
-        y = decay * y + gain * value
-        out[i] = y
+    filtered, _ = lfilter([1.0], [1.0, -decay], gain * x, zi=[decay * y_before])
+    out: FloatArray = np.asarray(filtered, dtype=np.float64)
     return out

@@ -3,8 +3,11 @@
 Why this shape: the FeatureSet contract names transforms and passes ``int | str`` parameters
 (decimals as strings, so fingerprints never depend on float formatting). A definition validates those
 parameters once into normalised values, with an error that names the feature, the parameter and the
-allowed range, and builds the :class:`Kernel` that both batch and live evaluation run. Registries are
-plain objects so tests can register deliberately broken transforms without touching the standard one.
+allowed range, and builds the :class:`Kernel` that both batch and live evaluation run. The parameter
+declarations (:class:`Param`: name, kind, range, default) live in ``crds.feature_parameters``,
+numpy-free, because the FeatureSet schema the API server serves is generated from the same ones.
+Registries are plain objects so tests can register deliberately broken transforms without touching
+the standard one.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from tradeplane.runtime.features.kernels import Kernel
+from tradeplane.crds.feature_parameters import Param
+
+if TYPE_CHECKING:  # the kernels are numpy; reconcilers read a registry's errors without them
+    from tradeplane.runtime.features.kernels import Kernel
 
 ParamValue = int | str
 Normalised = dict[str, int | Decimal]
@@ -51,41 +58,30 @@ class FeatureParamError(ValueError):
         super().__init__(f"feature {feature!r}: parameter {param!r} {problem}")
 
 
-@dataclass(frozen=True)
-class Param:
-    """One parameter: an integer or a decimal string, with an inclusive range and a default."""
-
-    name: str
-    default: int | str
-    minimum: int | str
-    maximum: int | str
-    decimal: bool = False
-
-    def normalise(self, feature: str, value: object) -> int | Decimal:
-        low, high = (Decimal(str(self.minimum)), Decimal(str(self.maximum)))
-        if self.decimal:
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise FeatureParamError(feature, self.name, f"must be a decimal string, got {value!r}")
-            try:
-                number = Decimal(str(value).strip())
-            except InvalidOperation:
-                raise FeatureParamError(
-                    feature, self.name, f"must be a decimal string like '2.5', got {value!r}"
-                ) from None
-            if not number.is_finite() or not low <= number <= high:
-                raise FeatureParamError(
-                    feature,
-                    self.name,
-                    f"must be a decimal in [{self.minimum}, {self.maximum}], got {value!r}",
-                )
-            return number
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise FeatureParamError(feature, self.name, f"must be an integer, got {value!r}")
-        if not low <= value <= high:
+def normalise(param: Param, feature: str, value: object) -> int | Decimal:
+    """``value`` checked against its declaration: an ``int``, or a ``Decimal`` for decimal parameters."""
+    low, high = (Decimal(str(param.minimum)), Decimal(str(param.maximum)))
+    if param.decimal:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise FeatureParamError(feature, param.name, f"must be a decimal string, got {value!r}")
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
             raise FeatureParamError(
-                feature, self.name, f"must be an integer in [{self.minimum}, {self.maximum}], got {value}"
+                feature, param.name, f"must be a decimal string like '2.5', got {value!r}"
+            ) from None
+        if not number.is_finite() or not low <= number <= high:
+            raise FeatureParamError(
+                feature, param.name, f"must be a decimal in [{param.minimum}, {param.maximum}], got {value!r}"
             )
-        return value
+        return number
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FeatureParamError(feature, param.name, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise FeatureParamError(
+            feature, param.name, f"must be an integer in [{param.minimum}, {param.maximum}], got {value}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ class FeatureDef:
                     feature, key, f"is not a parameter of {self.transform} (allowed: {allowed})"
                 )
         normalised = {
-            param.name: param.normalise(feature, params.get(param.name, param.default))
+            param.name: normalise(param, feature, params.get(param.name, param.default))
             for param in self.params
         }
         if self.check is not None:

@@ -38,10 +38,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tradeplane.embedded.statefile import write_atomic
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, gap_json, iso
 from tradeplane.runtime.features.plan import FeaturePlan
-from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.host.statefile import write_atomic
+from tradeplane.runtime.millis import to_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
 
 Mode = Literal["production", "research"]
@@ -132,7 +132,7 @@ def code_version(version: str | None = None, root: Path | None = None) -> str:
     detected: the commit names what was checked out, not local edits.
     """
     from tradeplane import __version__  # noqa: PLC0415 - the installed distribution's version
-    from tradeplane.embedded.paths import project_root  # noqa: PLC0415
+    from tradeplane.runtime.host.paths import project_root  # noqa: PLC0415
 
     version = version or __version__
     commit = _git_commit((root or project_root()) / ".git")
@@ -227,7 +227,7 @@ def build_snapshot(
         raise DatasetIncomplete(loaded.problems())
     matrix = plan.batch(loaded.inputs)
     bars = loaded.inputs.bars
-    keep = bars.open_time_ms >= grid.to_ms(loaded.start)
+    keep = bars.open_time_ms >= to_ms(loaded.start)
     data = parquet_bytes(
         bars.open_time_ms[keep], bars.close_time_ms[keep], matrix[keep], plan.columns, fingerprint
     )

@@ -1,10 +1,17 @@
 """The standard feature set: formulas only; :mod:`kernels` turns each into a batch column and a live step.
 
-Why formulas look the way they do: each is written once and must give the same value on a whole
-history and on one window to 1e-12, so windows are centred on the current value before summing
-(``close / sma - 1 == -mean(w - c) / (c + mean(w - c))``) and recursive filters run on price changes,
-never on price levels (see :mod:`recurrence`). Degenerate windows have defined values instead of
-NaN (a flat window has %B 0.5 and volume z-score 0), because NaN means only "not ready".
+Why formulas look the way they do: each is written once and must give the same bits on a whole
+history and on one window, on any machine. So every window sum is :func:`~.ordered.ordered_sum`
+(left to right; ``numpy.sum``, ``einsum`` and ``dot`` sum in an order and with fused multiply-adds
+that depend on the array layout, the SIMD build and the BLAS), over window temporaries built
+column-major (``order="F"``, so that sum walks contiguous columns); squares are products, never
+``x ** 2`` (on a scalar that is libm's ``pow``); logarithms, sines and cosines come from
+:mod:`portable_math`, not numpy or libm, whose last bits depend on the CPU (AVX-512, FMA).
+Windows are centred on the current value before summing
+(``close / sma - 1 == -mean(w - c) / (c + mean(w - c))``) and recursive filters run on price
+changes, never on price levels (see :mod:`recurrence`), so the values are accurate too. Degenerate
+windows have defined values instead of NaN (a flat window has %B 0.5 and volume z-score 0),
+because NaN means only "not ready".
 
 Units: returns are natural-log per window; volatilities are per bar (not annualised); distances are
 ``value / reference - 1``; ATR and MACD are divided by the close unless ``normalize: 0``, so a model
@@ -18,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from tradeplane.crds.feature_parameters import STANDARD_PARAMETERS
+from tradeplane.runtime.features import portable_math
 from tradeplane.runtime.features.inputs import Bar, Bars, FloatArray, FundingSchedule, Inputs
 from tradeplane.runtime.features.kernels import (
     Instant,
@@ -29,22 +38,16 @@ from tradeplane.runtime.features.kernels import (
     Step,
     previous_bars,
 )
+from tradeplane.runtime.features.ordered import ordered_sum
+from tradeplane.runtime.features.phase import Phase
 from tradeplane.runtime.features.recurrence import Recurrence
-from tradeplane.runtime.features.registry import (
-    FeatureDef,
-    FeatureParamError,
-    Normalised,
-    Param,
-    Registry,
-    Stream,
-)
+from tradeplane.runtime.features.registry import FeatureDef, FeatureParamError, Normalised, Registry, Stream
+from tradeplane.runtime.intervals import WEEK_ORIGIN_MS
+from tradeplane.runtime.millis import DAY_MS, HOUR_MS, WEEK_MS
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-WEEK_MS = 7 * DAY_MS
-MONDAY_MS = 4 * DAY_MS
+MONDAY_MS = WEEK_ORIGIN_MS
 """1970-01-05, the first Monday after the epoch: day-of-week phase is measured from Monday 00:00 UTC."""
-LN2 = math.log(2.0)
+LN2 = portable_math.log(2.0)
 
 BARS = frozenset({Stream.BARS})
 STANDARD = Registry()
@@ -72,7 +75,7 @@ def _typical_price(bar: Any, previous: Any) -> Any:
 
 
 def _log_change(bar: Any, previous: Any) -> Any:
-    return np.log(bar.close / previous.close)
+    return portable_math.log(bar.close / previous.close)
 
 
 def _change(bar: Any, previous: Any) -> Any:
@@ -94,15 +97,17 @@ def _true_range(bar: Any, previous: Any) -> Any:
 
 
 def _parkinson_term(bar: Any, previous: Any) -> Any:
-    return np.log(bar.high / bar.low) ** 2
+    spread = portable_math.log(bar.high / bar.low)
+    return spread * spread  # not ``** 2``: a scalar power is libm's pow, an array's is a multiply
 
 
 def _garman_klass_term(bar: Any, previous: Any) -> Any:
-    return 0.5 * np.log(bar.high / bar.low) ** 2 - (2.0 * LN2 - 1.0) * np.log(bar.close / bar.open) ** 2
+    spread, body = portable_math.log(bar.high / bar.low), portable_math.log(bar.close / bar.open)
+    return 0.5 * (spread * spread) - (2.0 * LN2 - 1.0) * (body * body)
 
 
 def _bar_return(bar: Any, previous: Any) -> Any:
-    return np.log(bar.close / bar.open)
+    return portable_math.log(bar.close / bar.open)
 
 
 def _bar_range(bar: Any, previous: Any) -> Any:
@@ -117,20 +122,20 @@ def _last(window: Any) -> Any:
 
 
 def _log_return(close: Any) -> Any:
-    return np.log(close[..., -1] / close[..., 0])
+    return portable_math.log(close[..., -1] / close[..., 0])
 
 
 def _root_mean(window: Any, scale: float = 1.0) -> Any:
-    return np.sqrt(np.maximum(window.sum(axis=-1) / (window.shape[-1] * scale), 0.0))
+    return np.sqrt(np.maximum(ordered_sum(window) / (window.shape[-1] * scale), 0.0))
 
 
 def _root_mean_square(window: Any) -> Any:
-    return np.sqrt(np.einsum("...i,...i->...", window, window) / window.shape[-1])
+    return np.sqrt(ordered_sum(np.multiply(window, window, order="F")) / window.shape[-1])
 
 
 def _mean_offset(close: Any) -> Any:
     """``mean(w) - c`` from ``w - c``: small numbers, so no cancellation against the price level."""
-    return (close - close[..., -1:]).sum(axis=-1) / close.shape[-1]
+    return ordered_sum(np.subtract(close, close[..., -1:], order="F")) / close.shape[-1]
 
 
 def _centred(close: Any) -> tuple[Any, Any]:
@@ -139,9 +144,9 @@ def _centred(close: Any) -> tuple[Any, Any]:
     The variance is ``mean(d^2) - mean(d)^2`` of the offsets ``d``, which are of the order of the
     deviation itself, so the subtraction loses only a few ulps (unlike raw-price ``E[x^2] - E[x]^2``).
     """
-    offset = close - close[..., -1:]
-    mean = offset.sum(axis=-1) / close.shape[-1]
-    square = np.einsum("...i,...i->...", offset, offset) / close.shape[-1]
+    offset = np.subtract(close, close[..., -1:], order="F")
+    mean = ordered_sum(offset) / close.shape[-1]
+    square = ordered_sum(np.multiply(offset, offset, order="F")) / close.shape[-1]
     return mean, np.sqrt(np.maximum(square - mean * mean, 0.0))
 
 
@@ -167,16 +172,13 @@ def _zscore(window: Any) -> Any:
 
 def _vwap_distance(typical: Any, volume: Any, close: Any) -> Any:
     """``close / vwap - 1`` from ``vwap - close = sum((tp - c) v) / sum(v)``; no volume means vwap = close."""
-    total = volume.sum(axis=-1)
-    offset = _ratio(np.einsum("...i,...i->...", typical - close[..., -1:], volume), total, 0.0)
+    total = ordered_sum(volume)
+    weighted = np.multiply(np.subtract(typical, close[..., -1:], order="F"), volume, order="F")
+    offset = _ratio(ordered_sum(weighted), total, 0.0)
     return -offset / (close[..., -1] + offset)
 
 
 # ---- point-in-time formulas: (close_time_ms, close, funding, mark, schedule) ----------------------
-
-
-def _phase(time_ms: Any, origin_ms: int, period_ms: int) -> Any:
-    return 2.0 * math.pi * ((time_ms - origin_ms) % period_ms) / period_ms
 
 
 def _hours_to_next_funding(time_ms: Any, schedule: FundingSchedule) -> Any:
@@ -250,56 +252,41 @@ def _macd_order(feature: str, params: Normalised) -> None:
 
 
 def _define(
-    transform: str,
-    doc: str,
-    build: Any,
-    params: tuple[Param, ...] = (),
-    *,
-    inputs: frozenset[Stream] = BARS,
-    check: Any = None,
+    transform: str, doc: str, build: Any, *, inputs: frozenset[Stream] = BARS, check: Any = None
 ) -> None:
-    STANDARD.register(FeatureDef(transform, doc, inputs, build, params, check))
+    """Register ``transform`` with its parameters as ``crds.feature_parameters`` declares them."""
+    STANDARD.register(FeatureDef(transform, doc, inputs, build, STANDARD_PARAMETERS[transform], check))
 
-
-N = Param("n", 20, 2, 10_000)
-K = Param("k", "2", "0.1", "10", decimal=True)
-NORMALIZE = Param("normalize", 1, 0, 1)
 
 _define(
     "log_return",
     "log(close[t] / close[t-n])",
     lambda p: Rolling((_close,), p["n"] + 1, _log_return, term_lag=0),
-    (Param("n", 1, 1, 10_000),),
 )
 _define(
     "realized_vol.close_to_close",
     "sqrt(mean of squared 1-bar log returns over n bars), per bar",
     lambda p: Rolling((_log_change,), p["n"], _root_mean_square, term_lag=1),
-    (N,),
 )
 _define(
     "realized_vol.parkinson",
     "sqrt(mean(ln(high/low)^2) / (4 ln 2)) over n bars",
     lambda p: Rolling((_parkinson_term,), p["n"], lambda w: _root_mean(w, 4.0 * LN2), term_lag=0),
-    (N,),
 )
 _define(
     "realized_vol.garman_klass",
     "sqrt(mean(0.5 ln(h/l)^2 - (2 ln 2 - 1) ln(c/o)^2)) over n bars",
     lambda p: Rolling((_garman_klass_term,), p["n"], _root_mean, term_lag=0),
-    (N,),
 )
 _define(
     "sma_distance",
     "close / sma(close, n) - 1",
     lambda p: Rolling((_close,), p["n"], _sma_distance, term_lag=0),
-    (N,),
 )
 _define(
     "ema_distance",
     "close / ema(close, n) - 1, EMA seeded by the first close",
     lambda p: Smoothed((_change,), (Recurrence.gap_decay(p["n"]),), lambda b, g: g / (b.close - g), 1),
-    (N,),
 )
 _define(
     "rsi",
@@ -310,7 +297,6 @@ _define(
         lambda b, up, down: _ratio(100.0 * up, up + down, 50.0),
         1,
     ),
-    (Param("n", 14, 2, 1_000),),
 )
 _define(
     "atr",
@@ -321,39 +307,33 @@ _define(
         (lambda b, atr: atr / b.close) if p["normalize"] else (lambda b, atr: atr),
         1,
     ),
-    (Param("n", 14, 2, 1_000), NORMALIZE),
 )
 for _part in MACD_PARTS:
     _define(
         "macd" if _part == "line" else f"macd.{_part}",
         f"MACD {_part} (EMA fast - EMA slow; signal is its EMA), divided by the close unless normalize is 0",
         lambda p, part=_part: Macd(p["fast"], p["slow"], p["signal"], part, bool(p["normalize"])),
-        (Param("fast", 12, 2, 1_000), Param("slow", 26, 3, 1_000), Param("signal", 9, 2, 1_000), NORMALIZE),
         check=_macd_order,
     )
 _define(
     "bollinger.percent_b",
     "(close - lower) / (upper - lower) for bands mean +- k population std over n bars",
     lambda p: Rolling((_close,), p["n"], lambda w, k=float(p["k"]): _percent_b(w, k), term_lag=0),
-    (N, K),
 )
 _define(
     "bollinger.width",
     "(upper - lower) / middle for bands mean +- k population std over n bars",
     lambda p: Rolling((_close,), p["n"], lambda w, k=float(p["k"]): _band_width(w, k), term_lag=0),
-    (N, K),
 )
 _define(
     "volume_zscore",
     "(volume - mean) / population std of volume over n bars (0 for a flat window)",
     lambda p: Rolling((_volume,), p["n"], _zscore, term_lag=0),
-    (N,),
 )
 _define(
     "vwap_distance",
     "close / vwap - 1, vwap of the typical price (h+l+c)/3 weighted by volume over n bars",
     lambda p: Rolling((_typical_price, _volume, _close), p["n"], _vwap_distance, term_lag=0),
-    (N,),
 )
 _define("bar.return", "log(close / open) of the bar", lambda p: Rolling((_bar_return,), 1, _last, term_lag=0))
 _define(
@@ -379,15 +359,15 @@ _define(
     lambda p: Instant(lambda t, close, f, mark, s: mark / close - 1.0, reads=frozenset({"mark"})),
     inputs=frozenset({Stream.MARK}),
 )
-for _name, _origin, _period, _wave in (
-    ("time.hour_sin", 0, DAY_MS, np.sin),
-    ("time.hour_cos", 0, DAY_MS, np.cos),
-    ("time.weekday_sin", MONDAY_MS, WEEK_MS, np.sin),
-    ("time.weekday_cos", MONDAY_MS, WEEK_MS, np.cos),
+for _name, _origin, _period, _cosine in (
+    ("time.hour_sin", 0, DAY_MS, False),
+    ("time.hour_cos", 0, DAY_MS, True),
+    ("time.weekday_sin", MONDAY_MS, WEEK_MS, False),
+    ("time.weekday_cos", MONDAY_MS, WEEK_MS, True),
 ):
     _define(
         _name,
-        f"{_wave.__name__} of the close time's phase in the {'day' if _period == DAY_MS else 'week'} (UTC)",
-        lambda p, o=_origin, n=_period, w=_wave: Instant(lambda t, c, f, m, s: w(_phase(t, o, n))),
+        f"{_name[-3:]} of the close time's phase in the {'day' if _period == DAY_MS else 'week'} (UTC)",
+        lambda p, o=_origin, n=_period, cosine=_cosine: Phase(o, n, cosine=cosine),
         inputs=frozenset({Stream.CLOCK}),
     )

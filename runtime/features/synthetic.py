@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from tradeplane.runtime.features.inputs import Bars, FundingSchedule, Inputs, Series
+from tradeplane.runtime.millis import MINUTE_MS
 
-MINUTE_MS = 60_000
 START_MS = 1_704_067_200_000
 """2024-01-01 00:00 UTC."""
 

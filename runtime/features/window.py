@@ -4,9 +4,11 @@ Why this shape: a rolling feature is a function of its trailing window, so the f
 numpy function over ``window[..., 0:n]``. Batch hands it every window at once as a zero-copy
 ``sliding_window_view`` (in row chunks, so temporaries stay in cache); the live path hands it the one
 trailing window out of a :class:`Trailing` buffer. The same formula on the same numbers gives the same
-result to a few ulps (numpy may sum a 2-D window row in a different order than a 1-D one), which is
-why the formulas avoid cancellation: they centre windows on the current value before summing rather
-than differencing running sums (cumulative sums over a long history would lose ~1e-12 relative).
+bits both ways because formulas sum a window only with
+:func:`~tradeplane.runtime.features.ordered.ordered_sum` (numpy's own reductions may sum a 2-D window
+row in a different order than a 1-D one). The formulas also avoid cancellation: they centre windows on
+the current value before summing rather than differencing running sums (cumulative sums over a long
+history would lose ~1e-12 relative).
 """
 
 from __future__ import annotations

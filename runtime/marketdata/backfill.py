@@ -22,17 +22,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.intervals import next_open
 from tradeplane.runtime.marketdata.lease import Writer
 from tradeplane.runtime.marketdata.rows import Candle, MarkCandle, Provenance, UpsertCounts
 from tradeplane.runtime.marketdata.store import upsert_candles, upsert_funding_rates, upsert_mark_candles
-from tradeplane.runtime.marketdata.tables import MarketKey, candles, funding_rates, mark_candles
+from tradeplane.runtime.marketdata.tables import (
+    MARK_INTERVAL,
+    MarketKey,
+    candles,
+    funding_rates,
+    mark_candles,
+)
+from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.canonical import canonical_decimal, canonical_json
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.client_market import MAX_FUNDING_RATES, MAX_KLINES
-from tradeplane.runtime.venue.payloads import Kline, MarkPriceKline
-
-MARK_INTERVAL = "1m"
+from tradeplane.runtime.venue.payloads import Kline
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def bar_hash(bar: Kline) -> str:
 
 
 def _finished(open_ms: int, interval: str, now_ms: int) -> bool:
-    return grid.to_ms(grid.next_open(grid.from_ms(open_ms), interval)) <= now_ms
+    return to_ms(next_open(from_ms(open_ms), interval)) <= now_ms
 
 
 async def fetch_candles(
@@ -64,20 +69,11 @@ async def fetch_candles(
 ) -> list[FetchedCandle]:
     """Every finished v3 kline opening in [start, end] (1440 per page), oldest first."""
     bars = await client.klines_between(
-        key.symbol, interval, start_ms=grid.to_ms(start), end_ms=grid.to_ms(end), page_limit=MAX_KLINES
+        key.symbol, interval, start_ms=to_ms(start), end_ms=to_ms(end), page_limit=MAX_KLINES
     )
     return [
         FetchedCandle(
-            Candle(
-                grid.from_ms(bar.open_time_ms),
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                bar.volume,
-                closed=True,
-                confirmed=True,
-            ),
+            Candle.of(bar.to_bar(), closed=True, confirmed=True),
             bar_hash(bar),
         )
         for bar in bars
@@ -113,25 +109,6 @@ async def backfill_candles(
     return await write_candles(writer, key, interval, fetched, received_at=received_at)
 
 
-async def _mark_between(
-    client: BingXClient, symbol: str, interval: str, *, start_ms: int, end_ms: int
-) -> list[MarkPriceKline]:
-    """markPriceKlines paged forward by ``startTime`` like ``klines_between`` (the client has no walker)."""
-    bars: dict[int, MarkPriceKline] = {}
-    cursor = start_ms
-    while cursor <= end_ms:
-        page = await client.mark_price_klines(
-            symbol, interval, start_ms=cursor, end_ms=end_ms, limit=MAX_KLINES
-        )
-        fresh = [bar for bar in page if cursor <= bar.open_time_ms <= end_ms]
-        if not fresh:
-            break
-        for bar in fresh:
-            bars.setdefault(bar.open_time_ms, bar)
-        cursor = max(bar.open_time_ms for bar in fresh) + 1
-    return [bars[time] for time in sorted(bars)]
-
-
 def _page_hash(document: object) -> str:
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
@@ -148,15 +125,15 @@ async def backfill_mark_candles(
     now_ms: int,
 ) -> UpsertCounts:
     """The finished mark-price bars of [start, end] (the basis of funding accrual and liquidation replay)."""
-    bars = await _mark_between(
-        client, key.symbol, interval, start_ms=grid.to_ms(start), end_ms=grid.to_ms(end)
+    bars = await client.mark_price_klines_between(
+        key.symbol, interval, start_ms=to_ms(start), end_ms=to_ms(end), page_limit=MAX_KLINES
     )
     rows = [
-        MarkCandle(grid.from_ms(bar.open_time_ms), bar.open, bar.high, bar.low, bar.close)
+        MarkCandle(from_ms(bar.open_time_ms), bar.open, bar.high, bar.low, bar.close)
         for bar in bars
         if _finished(bar.open_time_ms, interval, now_ms)
     ]
-    digest = _page_hash([[grid.to_ms(r.open_time), *map(canonical_decimal, r[1:])] for r in rows])
+    digest = _page_hash([[to_ms(r.open_time), *map(canonical_decimal, r[1:])] for r in rows])
     async with writer.transaction() as connection:
         return await upsert_mark_candles(
             connection, key, interval, rows, Provenance("rest", received_at, None, digest)
@@ -168,20 +145,10 @@ async def fetch_funding(
 ) -> list[tuple[datetime, Decimal]]:
     """Settlements in [start, end], paged by ``startTime`` with limit 1000 (a wider range returns
     only the first 1000 after ``startTime``)."""
-    start_ms, end_ms = grid.to_ms(start), grid.to_ms(end)
-    rates: dict[int, Decimal] = {}
-    cursor = start_ms
-    while cursor <= end_ms:
-        page = await client.funding_rate_history(
-            symbol, start_ms=cursor, end_ms=end_ms, limit=MAX_FUNDING_RATES
-        )
-        fresh = [row for row in page if cursor <= row.funding_time_ms <= end_ms]
-        if not fresh:
-            break
-        for row in fresh:
-            rates.setdefault(row.funding_time_ms, row.funding_rate)
-        cursor = max(row.funding_time_ms for row in fresh) + 1
-    return [(grid.from_ms(time), rates[time]) for time in sorted(rates)]
+    rows = await client.funding_rates_between(
+        symbol, start_ms=to_ms(start), end_ms=to_ms(end), page_limit=MAX_FUNDING_RATES
+    )
+    return [(from_ms(row.funding_time_ms), row.funding_rate) for row in rows]
 
 
 async def backfill_funding(
@@ -194,7 +161,7 @@ async def backfill_funding(
     received_at: datetime,
 ) -> UpsertCounts:
     rows = await fetch_funding(client, key.symbol, start, end)
-    digest = _page_hash([[grid.to_ms(time), canonical_decimal(rate)] for time, rate in rows])
+    digest = _page_hash([[to_ms(time), canonical_decimal(rate)] for time, rate in rows])
     async with writer.transaction() as connection:
         return await upsert_funding_rates(
             connection, key, rows, Provenance("rest", received_at, None, digest)
@@ -239,7 +206,7 @@ async def backfill_history(
     per interval, 1m mark candles and funding. Candles resume at the last confirmed bar stored, so a
     restarted ingestor does not re-read years of history; holes behind it are the gap scanner's."""
     report = HistoryReport()
-    now_ms = grid.to_ms(now)
+    now_ms = to_ms(now)
     for interval in intervals:
         latest = await last_confirmed_open(engine, key, interval)
         begin = max(start, latest) if latest is not None else start

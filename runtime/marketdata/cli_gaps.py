@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from tradeplane.embedded.cli import user_errors
-from tradeplane.embedded.errors import EmbeddedError
+from tradeplane.runtime.console import user_errors
+from tradeplane.runtime.errors import UserError
 from tradeplane.runtime.marketdata.gaps import GapEvent, GapState, list_gaps
 from tradeplane.runtime.store.engine import create_engine, database_url, masked, run_sync
 
@@ -39,7 +39,7 @@ COLUMNS = (
 )
 
 
-class GapsError(EmbeddedError):
+class GapsError(UserError):
     """The gap events could not be read; the URL in the message is masked."""
 
 

@@ -22,11 +22,13 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tradeplane.runtime.intervals import next_open, open_times
 from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.backfill import fetch_candles, write_candles
 from tradeplane.runtime.marketdata.lease import Writer
 from tradeplane.runtime.marketdata.store import candle_open_times
 from tradeplane.runtime.marketdata.tables import MarketKey, gap_events
+from tradeplane.runtime.millis import to_ms
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.errors import VenueError
 
@@ -175,7 +177,7 @@ async def _set(conn: AsyncConnection, gap_id: int, **values: Any) -> GapEvent:
 
 def finished_open_times(start: datetime, end: datetime, interval: str, now: datetime) -> list[datetime]:
     """The grid of [start, end] without bars the venue has not finished by ``now`` (not gaps yet)."""
-    return [t for t in grid.open_times(start, end, interval) if grid.next_open(t, interval) <= now]
+    return [t for t in open_times(start, end, interval) if next_open(t, interval) <= now]
 
 
 async def scan_candles(
@@ -255,16 +257,14 @@ async def heal(
             conn, gap.id, state=GapState.HEALING.value, attempts=gap_events.c.attempts + 1, updated_at=at
         )
     try:
-        fetched = await fetch_candles(
-            client, gap.key, gap.interval, gap.start, gap.end, now_ms=grid.to_ms(now)
-        )
+        fetched = await fetch_candles(client, gap.key, gap.interval, gap.start, gap.end, now_ms=to_ms(now))
         counts = await write_candles(writer, gap.key, gap.interval, fetched, received_at=at)
     except VenueError as error:
         evidence = {"attempt": gap.attempts, "error": type(error).__name__, "message": str(error)}
         async with writer.transaction() as conn:
             await _set(conn, gap.id, state=GapState.OPEN.value, updated_at=at, evidence=evidence)
         raise
-    expected = grid.open_times(gap.start, gap.end, gap.interval)
+    expected = open_times(gap.start, gap.end, gap.interval)
     present = set(await candle_open_times(engine, gap.key, gap.interval, gap.start, gap.end))
     still = [t for t in expected if t not in present]
     returned = [item.candle.open_time for item in fetched]

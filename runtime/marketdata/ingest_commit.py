@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tradeplane.runtime.intervals import open_times
 from tradeplane.runtime.marketdata.gaps import record_gap
-from tradeplane.runtime.marketdata.grid import open_times
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch
 from tradeplane.runtime.marketdata.rows import Candle, Provenance

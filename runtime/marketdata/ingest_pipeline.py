@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from tradeplane.runtime.marketdata.depth_book import DepthSequencer
 from tradeplane.runtime.marketdata.frames import FrameError, MarketFrame, read_frame, utc_from_ms
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.rows import Candle, DepthRow, JournalEntry, Provenance, TradeRow
 from tradeplane.runtime.marketdata.sequencing import KlineSequencer, TradeDeduper
@@ -61,10 +61,12 @@ only keeps a venue sending junk topics from growing memory)."""
 class Pipeline:
     """Per-stream sequencers and the pending batch; ``resync`` names topics that need a fresh snapshot."""
 
-    def __init__(self, config: IngestConfig, metrics: IngestMetrics) -> None:
+    def __init__(self, config: IngestorConfig, metrics: IngestMetrics) -> None:
         self.config = config
         self.metrics = metrics
-        self.klines = {interval: KlineSequencer(interval) for interval in config.intervals}
+        self.klines: dict[str, KlineSequencer] = {
+            interval: KlineSequencer(interval) for interval in config.intervals
+        }
         self.trades = TradeDeduper(TRADE_WINDOW)
         self.depth: DepthSequencer[tuple[bytes, Provenance]] = DepthSequencer()
         self.batch = Batch()
@@ -171,7 +173,7 @@ class Pipeline:
         open_bar = sequencer.current
         source = self.bar_source.get(interval, provenance)
         for bar in sequencer.feed(event):
-            candle = Candle(bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume, True, False)
+            candle = Candle.of(bar, closed=True, confirmed=False)
             self.batch.candles.append((interval, candle, source))
             source = provenance  # a second bar closed by the same push was read from this push
             following = sequencer.current

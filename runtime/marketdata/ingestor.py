@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.intervals import align, next_open
 from tradeplane.runtime.marketdata.backfill import (
     backfill_candles,
     backfill_funding,
@@ -34,7 +34,7 @@ from tradeplane.runtime.marketdata.backfill import (
 )
 from tradeplane.runtime.marketdata.gaps import heal_open, scan_candles
 from tradeplane.runtime.marketdata.ingest_committer import RETRY_S, BatchCommitter
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Batch, Pipeline
 from tradeplane.runtime.marketdata.ingest_source import RawFrame, Reconnected, raw_frames
@@ -42,6 +42,7 @@ from tradeplane.runtime.marketdata.lease import FencedWriter, Lease, LeaseLost, 
 from tradeplane.runtime.marketdata.retention import RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.waiting import wait_or_timeout
 from tradeplane.runtime.marketdata.watchdog import SilenceCheck, stream_of
+from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.errors import VenueError
 
@@ -55,7 +56,7 @@ class Ingestor:
 
     def __init__(
         self,
-        config: IngestConfig,
+        config: IngestorConfig,
         engine: AsyncEngine,
         client: BingXClient,
         *,
@@ -197,7 +198,7 @@ class Ingestor:
     async def _start(self, writer: FencedWriter) -> None:
         """Backfill from the Instrument's start (bounded), then set each interval's frontier."""
         config = self.config
-        now = grid.from_ms((await self.client.server_time()).server_time_ms)
+        now = from_ms((await self.client.server_time()).server_time_ms)
         self.venue_now = now
         lookback_start = now - config.lookback
         if config.backfill_from is not None:
@@ -214,8 +215,8 @@ class Ingestor:
             lookback_start = min(lookback_start, start)
         for interval in config.intervals:
             latest = await last_confirmed_open(self.engine, config.key, interval)
-            begin = grid.next_open(latest, interval) if latest is not None else lookback_start
-            self.frontier[interval] = grid.floor_open(max(begin, lookback_start), interval)
+            begin = next_open(latest, interval) if latest is not None else lookback_start
+            self.frontier[interval] = align(max(begin, lookback_start), interval)
         self._heal_due = True
         self._funding_behind = True
         self.next_funding = None
@@ -268,7 +269,7 @@ class Ingestor:
         while True:
             await asyncio.sleep(self.config.silence_check.total_seconds())
             try:
-                server = grid.from_ms((await self.client.server_time()).server_time_ms)
+                server = from_ms((await self.client.server_time()).server_time_ms)
             except (VenueError, OSError) as error:
                 log.warning("ingest.silence.clock_failed", error=type(error).__name__)
                 continue
@@ -369,7 +370,7 @@ class Ingestor:
             self._heal_due = False
             await self._heal(writer, horizon)
         for interval, frontier in self.frontier.items():
-            if grid.next_open(frontier, interval) > horizon:
+            if next_open(frontier, interval) > horizon:
                 continue
             await backfill_candles(
                 self.client,
@@ -379,18 +380,18 @@ class Ingestor:
                 start=frontier,
                 end=horizon,
                 received_at=datetime.now(UTC),
-                now_ms=grid.to_ms(horizon),
+                now_ms=to_ms(horizon),
             )
             latest = await last_confirmed_open(self.engine, self.config.key, interval)
             if latest is not None and latest >= frontier:
-                self.frontier[interval] = grid.next_open(latest, interval)
+                self.frontier[interval] = next_open(latest, interval)
         self.confirmed_through = min(self.frontier.values(), default=horizon)
         await self._notify()
 
     async def _funding(self, writer: FencedWriter) -> None:
         if self.next_funding is None:
             index = await self.client.premium_index(self.config.symbol)
-            upcoming = grid.from_ms(index.next_funding_time_ms)
+            upcoming = from_ms(index.next_funding_time_ms)
             if self._funding_behind:  # settlements passed while this process was not leading
                 await backfill_funding(
                     self.client,

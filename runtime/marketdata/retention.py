@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.lease import LeaseLost, Writer
 from tradeplane.runtime.marketdata.store_reads import prune_older
@@ -58,7 +58,7 @@ class RetentionPolicy:
     trades: timedelta | None
 
     @classmethod
-    def of(cls, config: IngestConfig) -> RetentionPolicy:
+    def of(cls, config: IngestorConfig) -> RetentionPolicy:
         return cls(config.journal_retention, config.depth_retention, config.trades_retention)
 
     def bounds(self, *, now: datetime, venue_now: datetime | None) -> dict[str, datetime]:

@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple, TypeVar
 
+from tradeplane.runtime.bars import Bar
+
 T = TypeVar("T")
 
 
@@ -38,7 +40,9 @@ class Provenance(NamedTuple):
 
 
 class Candle(NamedTuple):
-    """One trade-price bar. ``closed``: the interval is over; ``confirmed``: REST returned it."""
+    """One stored trade-price bar: a ``runtime.bars.Bar``'s fields in the same order (so
+    ``Candle.of(bar, ...)`` stores a bar), then the store's state. ``closed``: the
+    interval is over; ``confirmed``: REST returned it."""
 
     open_time: datetime
     open: Decimal
@@ -49,6 +53,10 @@ class Candle(NamedTuple):
     closed: bool
     confirmed: bool
     exchange_time: datetime | None = None
+
+    @classmethod
+    def of(cls, bar: Bar, *, closed: bool, confirmed: bool, exchange_time: datetime | None = None) -> Candle:
+        return cls(*bar, closed, confirmed, exchange_time)
 
     def ohlcv(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         return (self.open, self.high, self.low, self.close, self.volume)

@@ -16,84 +16,22 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from tradeplane.runtime.bars import Bar
+from tradeplane.runtime.intervals import align, check, grid_ms, next_open
 from tradeplane.runtime.marketdata.depth_book import BookNotSynced, DepthSequencer, DepthStep
 from tradeplane.runtime.marketdata.frames import FrameError, FrameErrorKind, utc_from_ms
-from tradeplane.runtime.venue.payloads_market import KlineBar, KlineUpdate, TradeUpdate
+from tradeplane.runtime.millis import EPOCH
+from tradeplane.runtime.venue.payloads_market import KlineUpdate, TradeUpdate
 
 __all__ = [
-    "INTERVALS",
     "BookNotSynced",
-    "ClosedBar",
     "DepthSequencer",
     "DepthStep",
     "KeyedTrade",
     "KlineSequencer",
     "StreamCounters",
     "TradeDeduper",
-    "align",
-    "next_open",
 ]
-
-_MINUTE = timedelta(minutes=1)
-FIXED: dict[str, timedelta] = {
-    "1m": _MINUTE,
-    "3m": 3 * _MINUTE,
-    "5m": 5 * _MINUTE,
-    "15m": 15 * _MINUTE,
-    "30m": 30 * _MINUTE,
-    "1h": 60 * _MINUTE,
-    "2h": 120 * _MINUTE,
-    "4h": 240 * _MINUTE,
-    "6h": 360 * _MINUTE,
-    "8h": 480 * _MINUTE,
-    "12h": 720 * _MINUTE,
-    "1d": timedelta(days=1),
-    "3d": timedelta(days=3),
-}
-INTERVALS = (*FIXED, "1w", "1M")
-_EPOCH = utc_from_ms(0)
-_MONDAY = utc_from_ms(4 * 86_400_000)  # 1970-01-05, the first Monday: weeks are counted from it
-_WEEK = timedelta(weeks=1)
-_MS = timedelta(milliseconds=1)
-
-
-def _check_interval(interval: str) -> None:
-    if interval not in INTERVALS:
-        raise ValueError(f"unknown kline interval {interval!r}; expected one of {', '.join(INTERVALS)}")
-
-
-def align(interval: str, moment: datetime) -> datetime:
-    """Open time of the ``interval`` bar containing ``moment``: fixed durations from the Unix epoch,
-    weeks from Monday 00:00 UTC, months on the calendar (as the venue aligns its bars)."""
-    _check_interval(interval)
-    if interval == "1M":
-        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    origin, step = (_MONDAY, _WEEK) if interval == "1w" else (_EPOCH, FIXED[interval])
-    return moment - (moment - origin) % step
-
-
-def next_open(interval: str, open_time: datetime) -> datetime:
-    """The open time of the bar after the one opening at ``open_time``."""
-    _check_interval(interval)
-    if interval == "1M":
-        year, month = divmod(open_time.year * 12 + open_time.month, 12)  # month is 0-based here
-        return open_time.replace(year=year, month=month + 1)
-    return open_time + (_WEEK if interval == "1w" else FIXED[interval])
-
-
-class ClosedBar(NamedTuple):
-    """A bar the stream has moved past, with the last values pushed for it (REST confirms later)."""
-
-    open_time: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-
-
-def _bar(bar: KlineBar) -> ClosedBar:
-    return ClosedBar(utc_from_ms(bar.open_time_ms), bar.open, bar.high, bar.low, bar.close, bar.volume)
 
 
 class KlineSequencer:
@@ -107,31 +45,27 @@ class KlineSequencer:
     """
 
     def __init__(self, interval: str) -> None:
-        _check_interval(interval)
-        self.interval = interval
-        self._grid: tuple[int, int] | None = None
+        self.interval = check(interval)
+        self._grid = grid_ms(interval)
         """(origin, step) in epoch ms when the grid is fixed-length (all but months): the on-grid
         test is then one integer modulo instead of datetime arithmetic per push."""
-        if interval != "1M":
-            origin, step = (_MONDAY, _WEEK) if interval == "1w" else (_EPOCH, FIXED[interval])
-            self._grid = ((origin - _EPOCH) // _MS, step // _MS)
-        self.current: ClosedBar | None = None
+        self.current: Bar | None = None
         self.last_closed: datetime | None = None
         self.late = 0
         self.duplicates = 0
         self.out_of_order = 0
         self.off_grid = 0
 
-    def feed(self, update: KlineUpdate) -> list[ClosedBar]:
+    def feed(self, update: KlineUpdate) -> list[Bar]:
         """The bars this update closes, oldest first (usually none, one on rollover)."""
-        closed: list[ClosedBar] = []
+        closed: list[Bar] = []
         grid = self._grid
         for pushed in update.bars:
-            bar = _bar(pushed)
+            bar = pushed.to_bar()
             if grid is not None:
                 on_grid = (pushed.open_time_ms - grid[0]) % grid[1] == 0  # what align() == open time means
             else:
-                on_grid = align(self.interval, bar.open_time) == bar.open_time
+                on_grid = align(bar.open_time, self.interval) == bar.open_time
             if not on_grid:
                 self.off_grid += 1
             elif self.current is None:
@@ -156,10 +90,10 @@ class KlineSequencer:
     def skipped(self, prev_open: datetime, next_open_time: datetime) -> list[datetime]:
         """Open times strictly between two consecutive bars seen: bars the stream never showed."""
         missing: list[datetime] = []
-        moment = next_open(self.interval, align(self.interval, prev_open))
+        moment = next_open(prev_open, self.interval)
         while moment < next_open_time:
             missing.append(moment)
-            moment = next_open(self.interval, moment)
+            moment = next_open(moment, self.interval)
         return missing
 
 
@@ -222,7 +156,7 @@ class TradeDeduper:
         seen = self._seen
         horizon = None if self.newest is None else self.newest - self.window  # fixed during a frame
         latest: datetime | None = None
-        when_ms, when = -1, _EPOCH  # the last trade time converted: a frame's trades often share it
+        when_ms, when = -1, EPOCH  # the last trade time converted: a frame's trades often share it
         for trade in update.trades:
             side = "true" if trade.buyer_is_maker else "false"
             ident = f"{trade.time_ms}:{_canonical(trade.price)}:{_canonical(trade.qty)}:{side}"

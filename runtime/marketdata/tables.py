@@ -85,6 +85,9 @@ candle_revisions = Table(
     _time("recorded_at"),
 )
 
+MARK_INTERVAL = "1m"
+"""The one interval mark-price candles are stored at (the backfill writes it, datasets read it)."""
+
 mark_candles = Table(
     "market_mark_candles",
     METADATA,

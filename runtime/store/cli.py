@@ -1,87 +1,24 @@
-"""``tradeplane db ...``: the embedded PostgreSQL and the schema migrations.
+"""``tradeplane db upgrade | current | url``: the schema migrations of the database in use.
 
-``upgrade``, ``current`` and ``url`` act on ``DATABASE_URL`` when it is set, otherwise on the
-embedded server (started if need be); ``up``, ``down`` and ``status`` always mean the embedded one.
+They act on ``DATABASE_URL`` when it is set, otherwise on the default database the entry point
+registered (the embedded server, started if need be). The ``db`` group itself, with the embedded
+server's ``up``, ``down`` and ``status``, is assembled by ``embedded.postgres_cli``.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from tradeplane.embedded.cli import component_table, user_errors
-from tradeplane.embedded.postgres import DEFAULT_TIMEOUT_SECONDS, EmbeddedPostgres
+from tradeplane.runtime.console import user_errors
 from tradeplane.runtime.store import migrate
-from tradeplane.runtime.store.engine import DATABASE_URL_ENV, database_url, masked
+from tradeplane.runtime.store.engine import database_url, masked
 
 console = Console()
-errors = Console(stderr=True)
-db_app = typer.Typer(
-    help="The database: the embedded PostgreSQL (or DATABASE_URL) and its schema migrations.",
-    no_args_is_help=True,
-)
 
 
-def _report(message: str) -> None:
-    errors.print(f"[dim]{escape(message)}[/dim]", highlight=False)
-
-
-def _server() -> EmbeddedPostgres:
-    return EmbeddedPostgres(report=_report)
-
-
-def _status_table(server: EmbeddedPostgres) -> tuple[Table, bool]:
-    rows = server.status()
-    return component_table("PostgreSQL", rows), bool(rows) and all(r.healthy for r in rows)
-
-
-@db_app.command("up")
-def up(
-    timeout: Annotated[float, typer.Option(help="Seconds PostgreSQL may take to accept connections.")] = (
-        DEFAULT_TIMEOUT_SECONDS
-    ),
-) -> None:
-    """Start the embedded PostgreSQL in the background (reusing it if it already runs)."""
-    server = _server()
-    with user_errors():
-        server.up(timeout=timeout)
-        console.print(_status_table(server)[0])
-        console.print(f"DATABASE_URL={server.url(masked=True)}", highlight=False, soft_wrap=True)
-
-
-@db_app.command("down")
-def down() -> None:
-    """Stop the embedded PostgreSQL; its data directory is kept for the next `up`."""
-    with user_errors():
-        stopped = _server().down()
-    console.print("stopped: postgres (data kept)" if stopped else "the embedded PostgreSQL was not running")
-
-
-@db_app.command("status")
-def status() -> None:
-    """The embedded server's pid, port and health; exit code 1 unless it is healthy."""
-    server = _server()
-    with user_errors():
-        table, healthy = _status_table(server)
-        if not table.row_count:
-            state = "initialised" if server.initialised else "not initialised"
-            message = f"the embedded PostgreSQL is not running ({state}; data in {server.data_dir})"
-            console.print(message, highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
-        console.print(table)
-        console.print(f"data: {server.data_dir}", highlight=False, soft_wrap=True)
-        if os.environ.get(DATABASE_URL_ENV):
-            console.print(f"note: {DATABASE_URL_ENV} is set; the application uses that database instead")
-    if not healthy:
-        raise typer.Exit(1)
-
-
-@db_app.command("upgrade")
 def upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
@@ -93,14 +30,12 @@ def upgrade(
         console.print(f"{masked(url)} is at revision {reached}", highlight=False, soft_wrap=True)
 
 
-@db_app.command("current")
 def current() -> None:
     """Print the revision the database is at, or `(none)` before the first upgrade."""
     with user_errors():
         console.print(migrate.current(database_url()) or "(none)", highlight=False, soft_wrap=True)
 
 
-@db_app.command("url")
 def url(
     show_password: Annotated[bool, typer.Option("--show-password", help="Print the password too.")] = False,
 ) -> None:
@@ -108,3 +43,9 @@ def url(
     with user_errors():
         value = database_url()
     console.print(value if show_password else masked(value), highlight=False, soft_wrap=True)
+
+
+def register_migration_commands(app: typer.Typer) -> None:
+    """Add ``upgrade``, ``current`` and ``url`` to ``app`` (the ``db`` group)."""
+    for command in (upgrade, current, url):
+        app.command(command.__name__)(command)

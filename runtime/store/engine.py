@@ -1,4 +1,7 @@
-"""Where the database is and how to reach it: ``DATABASE_URL`` when set, else the embedded server.
+"""Where the database is and how to reach it: ``DATABASE_URL`` when set, else the default database.
+
+The default is whatever the entry point registered with ``use_default_database`` (the command line
+registers the embedded PostgreSQL): the embedded system depends on the store, never the reverse.
 
 The application speaks asyncpg only, so plain ``postgresql://`` URLs (as handed out by hosting
 providers and Kubernetes secrets) are rewritten to the asyncpg driver here, in one place.
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -16,8 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.runtime.errors import UserError
 
 DATABASE_URL_ENV = "DATABASE_URL"
 ASYNC_DRIVER = "postgresql+asyncpg"
@@ -25,8 +27,12 @@ _SYNC_SCHEMES = ("postgres", "postgresql")
 
 T = TypeVar("T")
 
+DefaultDatabase = Callable[[], str]
+"""Returns the URL of the database to use when ``DATABASE_URL`` is unset (starting it if need be)."""
+_default_database: DefaultDatabase | None = None
 
-class InvalidDatabaseUrl(EmbeddedError):
+
+class InvalidDatabaseUrl(UserError):
     """The configured URL cannot be parsed; reported without echoing it (it may hold a password)."""
 
 
@@ -55,14 +61,24 @@ def masked(url: str) -> str:
         return "(invalid database URL)"
 
 
+class NoDatabase(UserError):
+    """Neither ``DATABASE_URL`` nor a default database says where the database is."""
+
+
+def use_default_database(provider: DefaultDatabase | None) -> None:
+    """Make ``provider`` the database used when ``DATABASE_URL`` is unset (None: there is none)."""
+    global _default_database  # noqa: PLW0603 - one process-wide choice, made by the entry point
+    _default_database = provider
+
+
 def database_url() -> str:
-    """``DATABASE_URL`` if set (normalised), otherwise the embedded server, started if need be."""
+    """``DATABASE_URL`` if set (normalised), otherwise the registered default database."""
     configured = os.environ.get(DATABASE_URL_ENV)
     if configured:
         return normalise_url(configured)
-    server = EmbeddedPostgres(report=lambda _message: None)
-    server.up()
-    return server.url()
+    if _default_database is None:
+        raise NoDatabase(f"{DATABASE_URL_ENV} is not set and this process has no default database")
+    return _default_database()
 
 
 def create_engine(url: str | None = None, *, pool_size: int = 5) -> AsyncEngine:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tradeplane.embedded.errors import EmbeddedError
+from tradeplane.runtime.errors import UserError
 from tradeplane.runtime.store.engine import masked, normalise_url, run_sync
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -29,7 +29,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
 
 
-class MigrationError(EmbeddedError):
+class MigrationError(UserError):
     """The database was unreachable or a migration failed; the URL in the message is masked."""
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tradeplane.runtime import intervals
 from tradeplane.runtime.venue.errors import PayloadError
+from tradeplane.runtime.venue.paging import walk_forward
 from tradeplane.runtime.venue.payloads import (
     DepthSnapshot,
     FundingRate,
@@ -29,9 +31,6 @@ DEPTH_PATH = "/openApi/swap/v2/quote/depth"
 TRADES_PATH = "/openApi/swap/v2/quote/trades"
 HISTORICAL_TRADES_PATH = "/openApi/swap/v1/market/historicalTrades"
 
-INTERVALS = frozenset(
-    {"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
-)
 DEPTH_LIMITS = frozenset({5, 10, 20, 50, 100, 500, 1000})
 MAX_KLINES = 1440
 MAX_FUNDING_RATES = 1000
@@ -59,10 +58,12 @@ def require_range(start_ms: int | None, end_ms: int | None) -> None:
         raise ValueError(f"start_ms {start_ms} is after end_ms {end_ms}")
 
 
-def require_interval(interval: str) -> str:
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {sorted(INTERVALS)}, got {interval!r}")
-    return interval
+def _open_time_ms(bar: Kline | MarkPriceKline) -> int:
+    return bar.open_time_ms
+
+
+def _funding_time_ms(row: FundingRate) -> int:
+    return row.funding_time_ms
 
 
 def _bar_query(
@@ -72,7 +73,7 @@ def _bar_query(
     require_range(start_ms, end_ms)
     return {
         "symbol": require_symbol(symbol),
-        "interval": require_interval(interval),
+        "interval": intervals.check(interval),
         "startTime": start_ms,
         "endTime": end_ms,
         "limit": require_limit(limit, MAX_KLINES),
@@ -112,23 +113,14 @@ class MarketEndpoints:
     async def klines_between(
         self, symbol: str, interval: str, *, start_ms: int, end_ms: int, page_limit: int = MAX_KLINES
     ) -> list[Kline]:
-        """Every bar opening in [start_ms, end_ms], walking ``startTime`` forward; deduped on open time.
-
-        Stops at an empty page or when a page makes no progress, never on a short page (a venue that
-        caps ``limit`` lower than asked would otherwise end the walk early)."""
+        """Every bar opening in [start_ms, end_ms] (``paging.walk_forward``)."""
         require_range(start_ms, end_ms)
         require_limit(page_limit, MAX_KLINES, name="page_limit")
-        bars: dict[int, Kline] = {}
-        cursor = start_ms
-        while cursor <= end_ms:
-            page = await self.klines(symbol, interval, start_ms=cursor, end_ms=end_ms, limit=page_limit)
-            fresh = [bar for bar in page if start_ms <= bar.open_time_ms <= end_ms]
-            for bar in fresh:
-                bars.setdefault(bar.open_time_ms, bar)
-            if not fresh or max(bar.open_time_ms for bar in fresh) < cursor:
-                break
-            cursor = max(bar.open_time_ms for bar in fresh) + 1
-        return [bars[time] for time in sorted(bars)]
+
+        async def page(cursor: int) -> list[Kline]:
+            return await self.klines(symbol, interval, start_ms=cursor, end_ms=end_ms, limit=page_limit)
+
+        return await walk_forward(page, _open_time_ms, start_ms=start_ms, end_ms=end_ms)
 
     async def mark_price_klines(
         self,
@@ -143,6 +135,20 @@ class MarketEndpoints:
         data = await self.rest.request("GET", MARK_KLINES_PATH, params)
         rows = parse_list(MarkPriceKline, data, endpoint=MARK_KLINES_PATH)
         return sorted(rows, key=lambda row: row.open_time_ms)
+
+    async def mark_price_klines_between(
+        self, symbol: str, interval: str, *, start_ms: int, end_ms: int, page_limit: int = MAX_KLINES
+    ) -> list[MarkPriceKline]:
+        """Every mark-price bar opening in [start_ms, end_ms] (``paging.walk_forward``)."""
+        require_range(start_ms, end_ms)
+        require_limit(page_limit, MAX_KLINES, name="page_limit")
+
+        async def page(cursor: int) -> list[MarkPriceKline]:
+            return await self.mark_price_klines(
+                symbol, interval, start_ms=cursor, end_ms=end_ms, limit=page_limit
+            )
+
+        return await walk_forward(page, _open_time_ms, start_ms=start_ms, end_ms=end_ms)
 
     async def premium_index(self, symbol: str) -> PremiumIndex:
         data = await self.rest.request("GET", PREMIUM_INDEX_PATH, {"symbol": require_symbol(symbol)})
@@ -174,6 +180,19 @@ class MarketEndpoints:
         data = await self.rest.request("GET", FUNDING_RATE_PATH, params)
         rows = parse_list(FundingRate, data, endpoint=FUNDING_RATE_PATH)
         return sorted(rows, key=lambda row: row.funding_time_ms)
+
+    async def funding_rates_between(
+        self, symbol: str, *, start_ms: int, end_ms: int, page_limit: int = MAX_FUNDING_RATES
+    ) -> list[FundingRate]:
+        """Every settlement in [start_ms, end_ms] (``paging.walk_forward``): a wider range than one
+        page returns only the first ``limit`` after ``startTime``."""
+        require_range(start_ms, end_ms)
+        require_limit(page_limit, MAX_FUNDING_RATES, name="page_limit")
+
+        async def page(cursor: int) -> list[FundingRate]:
+            return await self.funding_rate_history(symbol, start_ms=cursor, end_ms=end_ms, limit=page_limit)
+
+        return await walk_forward(page, _funding_time_ms, start_ms=start_ms, end_ms=end_ms)
 
     async def depth(self, symbol: str, limit: int = 20) -> DepthSnapshot:
         if limit not in DEPTH_LIMITS:

@@ -14,13 +14,14 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.canonical import CanonicalDecimal, sha256_fingerprint
 from tradeplane.runtime.venue.raw_fields import (
     MetadataInvalid,
@@ -192,7 +193,7 @@ def _time(raw: Mapping[str, Any], name: str) -> datetime | None:
     milliseconds = to_epoch_ms(name, raw[name])
     if milliseconds == 0:
         return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=milliseconds)
+    return from_ms(milliseconds)
 
 
 def _text(raw: Mapping[str, Any], name: str) -> str:

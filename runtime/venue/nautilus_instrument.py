@@ -3,29 +3,38 @@
 Backtests only mean something if Nautilus rounds, rejects and charges exactly as the venue does, so
 every precision, increment, minimum and fee here comes from the normalised contract record and the
 fee schedule; the instrument's ``info`` carries the record and its fingerprint for lineage.
+
+``nautilus_trader`` is the optional ``learning`` extra and is imported inside the functions, so
+importing the venue plane (the operator does) never loads it.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-
-from nautilus_trader.model.enums import CurrencyType
-from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
-from nautilus_trader.model.instruments import CryptoPerpetual
-from nautilus_trader.model.objects import Currency, Money, Price, Quantity
+from typing import TYPE_CHECKING
 
 from tradeplane.runtime.venue.metadata import ContractRecord, FeeSchedule, fingerprint
 
-VENUE = Venue("BINGX")
+if TYPE_CHECKING:
+    from nautilus_trader.model.identifiers import InstrumentId
+    from nautilus_trader.model.instruments import CryptoPerpetual
+    from nautilus_trader.model.objects import Currency
+
+VENUE_CODE = "BINGX"
 INSTRUMENT_SUFFIX = "-PERP"
 
 
 def instrument_id_for(symbol: str) -> InstrumentId:
-    return InstrumentId(Symbol(f"{symbol}{INSTRUMENT_SUFFIX}"), VENUE)
+    from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue  # noqa: PLC0415 - optional extra
+
+    return InstrumentId(Symbol(f"{symbol}{INSTRUMENT_SUFFIX}"), Venue(VENUE_CODE))
 
 
 def currency_for(code: str, *, precision: int) -> Currency:
     """The registered currency, or a new crypto currency registered at ``precision`` (e.g. XAUT)."""
+    from nautilus_trader.model.enums import CurrencyType  # noqa: PLC0415 - optional extra
+    from nautilus_trader.model.objects import Currency  # noqa: PLC0415 - optional extra
+
     known = Currency.from_str(code, strict=True)
     if known is not None:
         return known
@@ -45,6 +54,10 @@ def perpetual_from_snapshot(
 ) -> CryptoPerpetual:
     """The venue's contract as Nautilus sees it; the minimum quantity is raised to the step grid so
     Nautilus never accepts a quantity the venue would reject."""
+    from nautilus_trader.model.identifiers import Symbol  # noqa: PLC0415 - optional extra
+    from nautilus_trader.model.instruments import CryptoPerpetual  # noqa: PLC0415 - optional extra
+    from nautilus_trader.model.objects import Money, Price, Quantity  # noqa: PLC0415 - optional extra
+
     quote_code = record.symbol.rsplit("-", 1)[1]
     quote = currency_for(quote_code, precision=record.price_precision)
     settlement = currency_for(record.currency, precision=record.price_precision)

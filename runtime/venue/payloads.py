@@ -11,6 +11,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from tradeplane.runtime.bars import Bar
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.errors import PayloadError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -97,6 +99,9 @@ class Kline(VenuePayload):
     close: Money
     volume: Money
     open_time_ms: Millis = Field(alias="time")
+
+    def to_bar(self) -> Bar:
+        return Bar(from_ms(self.open_time_ms), self.open, self.high, self.low, self.close, self.volume)
 
 
 class MarkPriceKline(VenuePayload):

@@ -18,13 +18,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from tradeplane.runtime.bars import Bar
+from tradeplane.runtime.millis import check_ms, from_ms
 from tradeplane.runtime.venue import depth_levels
 from tradeplane.runtime.venue.errors import PayloadError
-
-MAX_TIME_MS = 253_370_764_800_000
-"""9999-01-01 in epoch milliseconds, the first time refused: a year below the last ``datetime``, so
-every accepted time converts to a ``datetime`` and bar arithmetic on it (a month at most) cannot
-overflow. A frame stamped later is a schema error like any other bad field, never a crash."""
 
 
 class MarketPayload(msgspec.Struct, frozen=True, gc=False):
@@ -37,8 +34,9 @@ class MarketPayload(msgspec.Struct, frozen=True, gc=False):
 
 
 def _time(value: int | None, name: str) -> None:
-    if value is not None and not 0 <= value < MAX_TIME_MS:
-        raise ValueError(f"{name} {value} ms is outside the supported range")
+    """A frame stamped outside ``millis``' range is a schema error like any other bad field."""
+    if value is not None:
+        check_ms(value, name)
 
 
 def _money(name: str, value: Decimal, *, positive: bool = False) -> None:
@@ -71,6 +69,9 @@ class KlineBar(MarketPayload, frozen=True):
         if not screened or o.is_signed() or h.is_signed() or l.is_signed() or c.is_signed() or v.is_signed():
             for name, value in (("o", o), ("h", h), ("l", l), ("c", c), ("v", v)):
                 _money(name, value)
+
+    def to_bar(self) -> Bar:
+        return Bar(from_ms(self.open_time_ms), self.open, self.high, self.low, self.close, self.volume)
 
 
 class KlineUpdate(MarketPayload, frozen=True):

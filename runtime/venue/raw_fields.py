@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradeplane.runtime.millis import TimeRangeError, check_ms
+
 
 class MetadataInvalid(ValueError):
     """A venue metadata field is missing or unusable; trading on the instrument must stop."""
@@ -56,7 +58,10 @@ def to_epoch_ms(name: str, value: Any) -> int:
     milliseconds = to_int(name, value)
     if milliseconds < 0:
         raise MetadataInvalid(name, f"negative timestamp ({value!r})")
-    return milliseconds
+    try:
+        return check_ms(milliseconds, name)
+    except TimeRangeError as error:
+        raise MetadataInvalid(name, str(error)) from None
 
 
 def to_bool(name: str, value: Any) -> bool:

@@ -13,10 +13,9 @@ Writers of one subject are serialised by a transaction-scoped advisory lock; the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -34,7 +33,33 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-SnapshotKind = Literal["contract", "commission", "margin_tiers"]
+from tradeplane.runtime.venue.metadata import ContractRecord
+from tradeplane.runtime.venue.snapshot_record import (
+    Observation,
+    Recorded,
+    Snapshot,
+    SnapshotKey,
+    SnapshotKind,
+)
+from tradeplane.runtime.venue.tradability import Trading, TradingBlocked, judge
+
+__all__ = [
+    "LOCK_CLASS",
+    "Observation",
+    "Recorded",
+    "Snapshot",
+    "SnapshotKey",
+    "SnapshotKind",
+    "contract_for_trading",
+    "current",
+    "history",
+    "jsonable",
+    "record",
+    "venue_snapshots",
+]
+"""The store, and the value types of ``snapshot_record`` it reads and writes (callers may name them
+through either module)."""
+
 LOCK_CLASS = 0x564E5553  # "VNUS": keeps these advisory locks apart from the audit log's
 
 venue_snapshots = Table(
@@ -50,70 +75,6 @@ venue_snapshots = Table(
     *(Column(name, DateTime(timezone=True)) for name in ("fetched_at", "confirmed_at", "valid_until")),
 )
 """What the code reads and writes; DDL, privileges and the immutability trigger are migration 0003."""
-
-
-@dataclass(frozen=True)
-class SnapshotKey:
-    namespace: str
-    venue: str
-    kind: SnapshotKind
-    subject: str
-    """The symbol for contracts and margin tiers, ``account`` for commission rates."""
-
-    @property
-    def lock_id(self) -> str:
-        return f"{self.namespace}/{self.venue}/{self.kind}/{self.subject}"
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one fetch found: a usable record with its fingerprint, or the problem with it."""
-
-    raw: Any
-    normalised: Mapping[str, Any] | None = None
-    fingerprint: str | None = None
-    problem: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.problem is None) == (self.fingerprint is None or self.normalised is None):
-            raise ValueError("an observation has either a normalised record and fingerprint, or a problem")
-
-    @property
-    def content(self) -> tuple[str | None, str | None]:
-        return (self.fingerprint, self.problem)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    id: int
-    key: SnapshotKey
-    version: int
-    fingerprint: str | None
-    normalised: Mapping[str, Any] | None
-    problem: str | None
-    fetched_at: datetime
-    confirmed_at: datetime
-    valid_until: datetime
-
-    @property
-    def valid(self) -> bool:
-        return self.problem is None
-
-    def stale(self, now: datetime) -> bool:
-        return now > self.valid_until
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The current snapshot after a fetch, and the one it replaced when the content changed."""
-
-    current: Snapshot
-    replaced: Snapshot | None
-    created: bool
-
-    @property
-    def changed(self) -> bool:
-        return self.created
 
 
 def jsonable(value: Any) -> Any:
@@ -206,3 +167,16 @@ async def record(
             )
         ).one()
         return Recorded(current=_snapshot(key, row), replaced=latest, created=True)
+
+
+async def contract_for_trading(
+    engine: AsyncEngine, key: SnapshotKey, now: datetime, *, opening: bool
+) -> ContractRecord:
+    """The contract to quantize and check an order with, or ``TradingBlocked`` saying why not: the
+    same ``tradability.judge`` of the same stored snapshot that the Instrument's status shows."""
+    verdict = judge(await current(engine, key), now)
+    if verdict.record is None or verdict.trading is Trading.BLOCKED:
+        raise TradingBlocked(verdict.reason, verdict.message)
+    if opening and verdict.trading is Trading.CLOSE_ONLY:
+        raise TradingBlocked("SymbolCloseOnly", verdict.message)
+    return verdict.record

@@ -1,8 +1,8 @@
 """May an instrument be traded right now, judged from its newest contract snapshot. Fail closed.
 
 The Instrument reconciler shows this verdict in status; an executor asks the same question of the
-same stored snapshot before every order (``contract_for_trading``), so what status says and what
-execution does cannot disagree. No snapshot, an invalid newest version, a snapshot past its
+same stored snapshot before every order (``snapshots.contract_for_trading``), so what status says
+and what execution does cannot disagree. No snapshot, an invalid newest version, a snapshot past its
 ``valid_until`` or a symbol the venue lists as offline all block; close-only allows reducing only.
 """
 
@@ -13,11 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from tradeplane.runtime.venue import snapshots
 from tradeplane.runtime.venue.metadata import ContractRecord, ContractStatus
-from tradeplane.runtime.venue.snapshots import Snapshot, SnapshotKey
+from tradeplane.runtime.venue.snapshot_record import Snapshot
 
 MetadataState = Literal["Fresh", "Stale", "Invalid", "Missing"]
 
@@ -93,15 +90,3 @@ def judge(snapshot: Snapshot | None, now: datetime) -> Tradability:
     if trading is Trading.CLOSE_ONLY:
         message += "; the venue allows closing positions only"
     return Tradability("Fresh", trading, "MetadataFresh", message, record)
-
-
-async def contract_for_trading(
-    engine: AsyncEngine, key: SnapshotKey, now: datetime, *, opening: bool
-) -> ContractRecord:
-    """The contract to quantize and check an order with, or ``TradingBlocked`` saying why not."""
-    verdict = judge(await snapshots.current(engine, key), now)
-    if verdict.record is None or verdict.trading is Trading.BLOCKED:
-        raise TradingBlocked(verdict.reason, verdict.message)
-    if opening and verdict.trading is Trading.CLOSE_ONLY:
-        raise TradingBlocked("SymbolCloseOnly", verdict.message)
-    return verdict.record

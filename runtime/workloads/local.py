@@ -2,10 +2,10 @@
 
 Each workload gets one supervisor thread that starts its command in a process group of its own,
 waits for it, and restarts it per the restart policy with capped exponential backoff, like a
-kubelet would. Stopping is by process group (``embedded.processes.stop``), so whatever the command
+kubelet would. Stopping is by process group (``host.processes.stop``), so whatever the command
 started goes too.
 
-The child is started here with ``subprocess.Popen`` rather than ``embedded.processes.spawn``
+The child is started here with ``subprocess.Popen`` rather than ``host.processes.spawn``
 because the supervisor needs the exit status (``on-failure``, job success) and ``spawn`` drops the
 Popen handle: the status would then be reaped by whoever polls first. Everything else (the record,
 group stop, log tail) is the shared implementation.
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from tradeplane.embedded import processes, statefile
-from tradeplane.embedded.paths import state_dir
-from tradeplane.embedded.processes import ProcessRecord
+from tradeplane.runtime.host import processes, statefile
+from tradeplane.runtime.host.paths import state_dir
+from tradeplane.runtime.host.processes import ProcessRecord
 from tradeplane.runtime.workloads.spec import (
     RestartPolicy,
     WorkloadDriver,
@@ -53,7 +53,7 @@ def local_argv(argv: tuple[str, ...]) -> list[str]:
     """``tradeplane ...`` runs with this interpreter, so a child uses the operator's own venv even
     when its ``bin/`` is not on PATH."""
     if argv[0] == "tradeplane":
-        return [sys.executable, "-m", "tradeplane.runtime.cli", *argv[1:]]
+        return [sys.executable, "-m", "tradeplane.cli", *argv[1:]]
     return list(argv)
 
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from harness.argo import ArgoLua, health_script
 
-from tradeplane.embedded.kubectl import kubectl, readyz
+from tradeplane.runtime.kubectl import kubectl, readyz
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 
 from harness.scratch import scratch_service
 from tradeplane.embedded.cluster import LocalCluster
-from tradeplane.embedded.kubectl import external_kubeconfig, kubectl
+from tradeplane.runtime.kubectl import external_kubeconfig, kubectl
 
 
 @dataclass

@@ -13,7 +13,7 @@ from harness.cluster import ClusterHandle
 from tradeplane.embedded import binaries, components
 from tradeplane.embedded.cluster import LocalCluster, PortConflict, classify_failure
 from tradeplane.embedded.components import Layout
-from tradeplane.embedded.processes import ComponentFailed, spawn, wait_until
+from tradeplane.runtime.host.processes import ComponentFailed, spawn, wait_until
 
 pytestmark = pytest.mark.integration
 

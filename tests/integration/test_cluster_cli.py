@@ -9,8 +9,8 @@ import pytest
 from harness.cluster import ClusterHandle
 from typer.testing import CliRunner
 
+from tradeplane.cli import app
 from tradeplane.embedded.components import allocate_ports
-from tradeplane.runtime.cli import app
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from harness.postgres import fetch
 from integration.crd_examples import example
 from typer.testing import CliRunner
 
-from tradeplane.runtime.cli import app
+from tradeplane.cli import app
 from tradeplane.runtime.commands import COMMAND_ANNOTATION
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from harness.postgres import PostgresServer, execute, fetch
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from tradeplane.embedded.postgres_cli import db_app
 from tradeplane.runtime.store import APP_ROLE, SCHEMA, migrate
-from tradeplane.runtime.store.cli import db_app
 
 pytestmark = pytest.mark.integration
 

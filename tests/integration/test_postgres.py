@@ -21,11 +21,11 @@ from harness.postgres import execute, fetch
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from tradeplane.embedded.postgres import SYSTEM_USER, EmbeddedPostgres
-from tradeplane.embedded.processes import ComponentFailed
-from tradeplane.runtime.store import migrate
-from tradeplane.runtime.store.cli import db_app
-from tradeplane.runtime.store.engine import database_url
+from tradeplane.embedded.postgres import SYSTEM_USER, EmbeddedPostgres, default_database_url
+from tradeplane.embedded.postgres_cli import db_app
+from tradeplane.runtime.host.processes import ComponentFailed
+from tradeplane.runtime.store import engine, migrate
+from tradeplane.runtime.store.engine import database_url, use_default_database
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,8 @@ def pg(home: Path) -> EmbeddedPostgres:
 def cli_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRADEPLANE_HOME", str(home))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(engine, "_default_database", None)
+    use_default_database(default_database_url)  # what the command line registers
     return home
 
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tradeplane import __version__
-from tradeplane.embedded.processes import ProcessRecord
+from tradeplane.runtime.host.processes import ProcessRecord
 from tradeplane.runtime.workloads import RestartPolicy, SecretEnv, WorkloadKind, WorkloadSpec, WorkloadStatus
 from tradeplane.runtime.workloads.local import LocalProcessDriver, stop_recorded_workloads
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from tradeplane.embedded.cluster import LocalCluster
-from tradeplane.embedded.kubectl import readyz
+from tradeplane.runtime.kubectl import readyz
 
 pytestmark = pytest.mark.reliability
 

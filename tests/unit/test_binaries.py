@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradeplane.embedded import binaries
-from tradeplane.embedded.paths import cache_dir
 from tradeplane.embedded.toolchain import GoToolchainError, GoVersion, find_go
+from tradeplane.runtime.host.paths import cache_dir
 
 pytestmark = pytest.mark.unit
 

@@ -25,7 +25,7 @@ def test_tradeplane_subpackages_are_the_top_level_folders(folder: str) -> None:
     "argv",
     [
         ["-c", "import operator; assert operator.eq(1, 1); print(operator.__file__)"],
-        ["-m", "tradeplane.runtime.cli", "--help"],
+        ["-m", "tradeplane.cli", "--help"],
     ],
 )
 def test_import_operator_is_the_standard_library_from_the_repository_root(argv: list[str]) -> None:

@@ -28,6 +28,7 @@ from tradeplane.reconcilers.conditions import (
 from tradeplane.reconcilers.kinds import SecretCheck, conditions_of, reconcile_pending_plane
 from tradeplane.reconcilers.references import Observed, Reference, references
 from tradeplane.reconcilers.requeue import DUE_NOW, recheck_due
+from tradeplane.reconcilers.riskpolicy import NOTHING_OBSERVED
 from tradeplane.reconcilers.venue import credentials_outcome
 
 pytestmark = pytest.mark.unit
@@ -158,24 +159,24 @@ def test_a_request_older_than_the_current_state_is_ignored() -> None:
     status = _status(
         state="ACTIVE", stateSince=T0.isoformat(), requested=_request("HALTED", T0 - timedelta(hours=1))
     )
-    assert riskpolicy.decide(SPEC, status, T0 + timedelta(seconds=1)) is None
+    assert riskpolicy.decide(SPEC, status, NOTHING_OBSERVED, T0 + timedelta(seconds=1)) is None
 
 
 def test_reducing_breaker_reduces_and_heals() -> None:
     status = _status(state="ACTIVE", stateSince=T0.isoformat(), breakers=[_tripped("rejectRate")])
-    decision = riskpolicy.decide(SPEC, status, T0)
-    assert decision is not None and decision.state == "REDUCING"
+    decision = riskpolicy.decide(SPEC, status, NOTHING_OBSERVED, T0)
+    assert decision is not None and decision.to == "REDUCING"
     healed = _status(
         state="REDUCING", stateSince=T0.isoformat(), breakers=[{"name": "rejectRate", "state": "Ok"}]
     )
-    back = riskpolicy.decide(SPEC, healed, T0)
-    assert back is not None and (back.state, back.reason) == ("ACTIVE", "BreakersCleared")
+    back = riskpolicy.decide(SPEC, healed, NOTHING_OBSERVED, T0)
+    assert back is not None and (back.to, back.reason) == ("ACTIVE", "BreakersCleared")
 
 
 def test_halting_breaker_halts_from_reducing() -> None:
     status = _status(state="REDUCING", stateSince=T0.isoformat(), breakers=[_tripped("manual")])
-    decision = riskpolicy.decide(SPEC, status, T0)
-    assert decision is not None and (decision.state, decision.reason) == ("HALTED", "BreakerTripped")
+    decision = riskpolicy.decide(SPEC, status, NOTHING_OBSERVED, T0)
+    assert decision is not None and (decision.to, decision.reason) == ("HALTED", "BreakerTripped")
 
 
 def test_resume_waits_for_the_cooldown_then_resumes() -> None:
@@ -198,7 +199,7 @@ def test_resume_is_refused_while_a_halting_breaker_is_tripped() -> None:
         requested=_request("ACTIVE", T0),
         breakers=[_tripped("manual")],
     )
-    assert riskpolicy.decide(SPEC, status, T0 + timedelta(days=1)) is None
+    assert riskpolicy.decide(SPEC, status, NOTHING_OBSERVED, T0 + timedelta(days=1)) is None
 
 
 def test_resume_lands_in_reducing_when_a_reducing_breaker_is_tripped() -> None:
@@ -208,8 +209,8 @@ def test_resume_lands_in_reducing_when_a_reducing_breaker_is_tripped() -> None:
         requested=_request("ACTIVE", T0),
         breakers=[_tripped("limits")],
     )
-    decision = riskpolicy.decide(SPEC, status, T0 + timedelta(days=1))
-    assert decision is not None and decision.state == "REDUCING"
+    decision = riskpolicy.decide(SPEC, status, NOTHING_OBSERVED, T0 + timedelta(days=1))
+    assert decision is not None and decision.to == "REDUCING"
 
 
 BREAKERS = st.lists(
@@ -238,8 +239,8 @@ def test_kill_switch_laws(
 ) -> None:
     requested = _request(request, T0 + timedelta(seconds=age)) if request else None
     status = _status(state=state, stateSince=T0.isoformat(), breakers=breakers, requested=requested)
-    decision = riskpolicy.decide(SPEC, status, T0 + timedelta(seconds=wait))
-    if decision is None or decision.state == state:
+    decision = riskpolicy.decide(SPEC, status, NOTHING_OBSERVED, T0 + timedelta(seconds=wait))
+    if decision is None or decision.to == state:
         return
     # HALTED is left only by a fresh manual resume, never automatically
     if state == "HALTED":
@@ -247,7 +248,7 @@ def test_kill_switch_laws(
     # nothing ever moves to a less restrictive state while a halting breaker is tripped
     halting = {name for name, action in riskpolicy.breaker_actions(SPEC).items() if action == "HALTED"}
     if any(b["state"] == "Tripped" and b["name"] in halting for b in breakers):
-        assert decision.state == "HALTED"
+        assert decision.to == "HALTED"
 
 
 # ---- when to look again -----------------------------------------------------------------------

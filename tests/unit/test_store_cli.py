@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from tradeplane.runtime.store.cli import db_app
+from tradeplane.embedded.postgres_cli import db_app
 
 pytestmark = pytest.mark.unit
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 import threading
 
 import pytest
@@ -10,10 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
-from tradeplane.embedded.errors import EmbeddedError
-from tradeplane.embedded.postgres import EmbeddedPostgres
+from tradeplane.embedded.postgres import EmbeddedPostgres, default_database_url
+from tradeplane.runtime.errors import UserError
 from tradeplane.runtime.store import engine
-from tradeplane.runtime.store.engine import InvalidDatabaseUrl, masked, normalise_url, run_sync
+from tradeplane.runtime.store.engine import (
+    InvalidDatabaseUrl,
+    NoDatabase,
+    masked,
+    normalise_url,
+    run_sync,
+    use_default_database,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -70,7 +79,7 @@ def test_normalise_keeps_every_credential_and_address_part(
 def test_invalid_url_is_a_user_error_that_does_not_echo_the_url() -> None:
     with pytest.raises(InvalidDatabaseUrl) as info:
         normalise_url("not a url with secret-pw")
-    assert isinstance(info.value, EmbeddedError)
+    assert isinstance(info.value, UserError)
     assert "secret-pw" not in str(info.value)
 
 
@@ -87,8 +96,38 @@ def test_database_url_prefers_the_environment_and_never_starts_the_embedded_serv
         raise AssertionError("the embedded server must not be started when DATABASE_URL is set")
 
     monkeypatch.setattr(EmbeddedPostgres, "up", refuse)
+    monkeypatch.setattr(engine, "_default_database", None)
+    use_default_database(default_database_url)  # what the command line registers
     monkeypatch.setenv("DATABASE_URL", "postgres://app:pw@db.example:6543/prod")
     assert engine.database_url() == "postgresql+asyncpg://app:pw@db.example:6543/prod"
+
+
+def test_without_database_url_the_registered_default_database_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(engine, "_default_database", None)
+    use_default_database(lambda: "postgresql+asyncpg://app:pw@127.0.0.1:5432/tradeplane")
+    assert engine.database_url() == "postgresql+asyncpg://app:pw@127.0.0.1:5432/tradeplane"
+
+
+def test_without_database_url_or_a_default_database_it_is_a_user_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(engine, "_default_database", None)
+    with pytest.raises(NoDatabase, match="DATABASE_URL is not set") as info:
+        engine.database_url()
+    assert isinstance(info.value, UserError)
+
+
+def test_the_command_line_makes_the_embedded_server_the_default_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "_default_database", None)
+    monkeypatch.delitem(sys.modules, "tradeplane.cli", raising=False)
+    importlib.import_module("tradeplane.cli")
+    assert engine._default_database is default_database_url
 
 
 def test_create_engine_uses_asyncpg_with_pre_ping_and_does_not_connect() -> None:

@@ -313,5 +313,5 @@ def test_effective_restart_policy_follows_kind() -> None:
 
 
 def test_local_argv_runs_tradeplane_with_this_interpreter() -> None:
-    assert local_argv(("tradeplane", "ingest")) == [sys.executable, "-m", "tradeplane.runtime.cli", "ingest"]
+    assert local_argv(("tradeplane", "ingest")) == [sys.executable, "-m", "tradeplane.cli", "ingest"]
     assert local_argv(("/bin/true", "x")) == ["/bin/true", "x"]

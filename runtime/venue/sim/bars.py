@@ -1,7 +1,11 @@
 """One-minute bars in integer ticks and steps, and their aggregation into every BingX kline interval.
 
 Prices live as integer multiples of the contract's tick and volumes as multiples of its quantity
-step, so nothing is ever rounded twice; they become Decimals only on the wire.
+step, so nothing is ever rounded twice; they become Decimals only on the wire, where a client reads
+them as ``runtime.bars.Bar`` like the real venue's. The interval names and lengths are the one table
+(``runtime.intervals``); the bucketing below is the venue's own calendar arithmetic in
+milliseconds, kept apart from ``intervals.align`` on purpose: the simulator stands in for BingX,
+and the grid tests compare the two.
 """
 
 from __future__ import annotations
@@ -9,36 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-DAY_MS = 24 * HOUR_MS
-WEEK_MS = 7 * DAY_MS
-MONDAY_OFFSET_MS = 4 * DAY_MS
-"""The epoch was a Thursday; BingX weekly bars open on Monday 00:00 UTC."""
-
-INTERVAL_MS: dict[str, int] = {
-    "1m": MINUTE_MS,
-    "3m": 3 * MINUTE_MS,
-    "5m": 5 * MINUTE_MS,
-    "15m": 15 * MINUTE_MS,
-    "30m": 30 * MINUTE_MS,
-    "1h": HOUR_MS,
-    "2h": 2 * HOUR_MS,
-    "4h": 4 * HOUR_MS,
-    "6h": 6 * HOUR_MS,
-    "8h": 8 * HOUR_MS,
-    "12h": 12 * HOUR_MS,
-    "1d": DAY_MS,
-    "3d": 3 * DAY_MS,
-    "1w": WEEK_MS,
-    "1M": 31 * DAY_MS,
-}
-INTERVALS = tuple(INTERVAL_MS)
+from tradeplane.runtime.intervals import WEEK, WEEK_ORIGIN_MS, longest_ms
+from tradeplane.runtime.millis import MINUTE_MS, WEEK_MS
 
 
 @dataclass(slots=True)
-class Bar:
-    """OHLC in ticks, volume in quantity steps, the mark price's OHLC in ticks."""
+class TickBar:
+    """The simulator's mutable minute accumulator: OHLC in ticks, volume in quantity steps, the
+    mark price's OHLC in ticks."""
 
     open_time: int
     open: int
@@ -52,7 +34,7 @@ class Bar:
     mark_close: int
 
     @classmethod
-    def opening(cls, open_time: int, price: int, mark: int) -> Bar:
+    def opening(cls, open_time: int, price: int, mark: int) -> TickBar:
         return cls(open_time, price, price, price, price, 0, mark, mark, mark, mark)
 
     def update(self, price: int, mark: int, volume: int) -> None:
@@ -70,9 +52,9 @@ def bucket_open(interval: str, time_ms: int) -> int:
     if interval == "1M":
         moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
         return int(datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp() * 1000)
-    if interval == "1w":
-        return time_ms - (time_ms - MONDAY_OFFSET_MS) % WEEK_MS
-    return time_ms - time_ms % INTERVAL_MS[interval]
+    if interval == WEEK:
+        return time_ms - (time_ms - WEEK_ORIGIN_MS) % WEEK_MS
+    return time_ms - time_ms % longest_ms(interval)
 
 
 def bucket_close(interval: str, open_ms: int) -> int:
@@ -81,15 +63,15 @@ def bucket_close(interval: str, open_ms: int) -> int:
         moment = datetime.fromtimestamp(open_ms / 1000, tz=UTC)
         year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
         return int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000) - 1
-    return open_ms + INTERVAL_MS[interval] - 1
+    return open_ms + longest_ms(interval) - 1
 
 
-def aggregate(minutes: list[Bar], interval: str) -> list[Bar]:
+def aggregate(minutes: list[TickBar], interval: str) -> list[TickBar]:
     """1m bars (ascending, contiguous) grouped into ``interval`` bars; a partial first or last
     group aggregates what exists, exactly as a live venue's current bar does."""
     if interval == "1m":
         return list(minutes)
-    grouped: list[Bar] = []
+    grouped: list[TickBar] = []
     for bar in minutes:
         opened = bucket_open(interval, bar.open_time)
         if grouped and grouped[-1].open_time == opened:
@@ -103,7 +85,7 @@ def aggregate(minutes: list[Bar], interval: str) -> list[Bar]:
             current.mark_close = bar.mark_close
         else:
             grouped.append(
-                Bar(
+                TickBar(
                     opened,
                     bar.open,
                     bar.high,
@@ -120,14 +102,14 @@ def aggregate(minutes: list[Bar], interval: str) -> list[Bar]:
 
 
 def select(
-    bars: list[Bar], *, interval: str, start_ms: int | None, end_ms: int | None, limit: int
-) -> list[Bar]:
+    bars: list[TickBar], *, interval: str, start_ms: int | None, end_ms: int | None, limit: int
+) -> list[TickBar]:
     """BingX kline paging over 1m ``bars``: bars whose open lies in [startTime, endTime]; from
     ``startTime`` the first ``limit``, otherwise the last ``limit`` (the latest when no range)."""
     if not bars:
         return []
     first = bars[0].open_time
-    width = INTERVAL_MS[interval] // MINUTE_MS
+    width = longest_ms(interval) // MINUTE_MS
     low_ms = bucket_open(interval, max(start_ms, first)) if start_ms is not None else None
     high_ms = end_ms if end_ms is not None else bars[-1].open_time
     if low_ms is None:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tradeplane.runtime.millis import HOUR_MS, MINUTE_MS
 from tradeplane.runtime.venue.sim import book as synthetic
 from tradeplane.runtime.venue.sim import replay as recorded
-from tradeplane.runtime.venue.sim.bars import MINUTE_MS, Bar
+from tradeplane.runtime.venue.sim.bars import TickBar
 from tradeplane.runtime.venue.sim.catalog import ContractSpec
 from tradeplane.runtime.venue.sim.views import Book, FundingSettlement
 
-HOUR_MS = 3_600_000
 BLOCK = 3600
 TRADES_KEPT = 1000
 FUNDING_NOISE = 0.00005
@@ -77,7 +77,7 @@ class SymbolMarket:
         self.next_trade_id = 1_000_000 + zlib.crc32(spec.symbol.encode()) % 1000 * 1000
         start_minute = start_time_ms - start_time_ms % MINUTE_MS
         if replay is not None:
-            self.bars: list[Bar] = []
+            self.bars: list[TickBar] = []
             first = replay.get(start_minute)
             price = first.open if first is not None else self.ticks(float(calibration.start_price))
         else:
@@ -87,7 +87,7 @@ class SymbolMarket:
         self.log_price = math.log(price * float(self.tick))
         self.variance = self.second_vol**2
         self.mark = self.index = float(price)
-        self.bars.append(Bar.opening(start_minute, price, price))
+        self.bars.append(TickBar.opening(start_minute, price, price))
         if replay is not None and first is not None:
             self.bars[-1].volume = first.volume_until((start_time_ms % MINUTE_MS) // 1000)
         self.now_ms = start_time_ms
@@ -96,7 +96,7 @@ class SymbolMarket:
     def ticks(self, price: float) -> int:
         return max(1, round(price / float(self.tick)))
 
-    def _history(self, start_minute: int, minutes: int) -> list[Bar]:
+    def _history(self, start_minute: int, minutes: int) -> list[TickBar]:
         """``minutes`` complete bars before ``start_minute``, anchored to close at the start price."""
         if minutes <= 0:
             return []
@@ -134,7 +134,7 @@ class SymbolMarket:
         m_open = np.concatenate(([m[0]], m[:-1]))
         first = start_minute - minutes * MINUTE_MS
         return [
-            Bar(
+            TickBar(
                 first + index * MINUTE_MS,
                 int(o[index]),
                 int(h[index]),
@@ -204,8 +204,8 @@ class SymbolMarket:
         else:
             while self.bars[-1].open_time + MINUTE_MS < minute:  # minutes skipped: flat, no volume
                 last = self.bars[-1]
-                self.bars.append(Bar.opening(last.open_time + MINUTE_MS, last.close, last.mark_close))
-            opened = Bar.opening(minute, self.price, mark)
+                self.bars.append(TickBar.opening(last.open_time + MINUTE_MS, last.close, last.mark_close))
+            opened = TickBar.opening(minute, self.price, mark)
             opened.volume = volume
             self.bars.append(opened)
         self.now_ms = now_ms

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tradeplane.runtime.venue.sim.bars import DAY_MS, INTERVAL_MS, MINUTE_MS, Bar, bucket_close, select
+from tradeplane.runtime.intervals import INTERVALS
+from tradeplane.runtime.millis import DAY_MS, MINUTE_MS
+from tradeplane.runtime.venue.sim.bars import TickBar, bucket_close, select
 from tradeplane.runtime.venue.sim.market import SymbolMarket
 from tradeplane.runtime.venue.sim.protocol import Params, SimError, invalid, ok, sim_of
 
@@ -59,12 +61,12 @@ async def contracts(request: web.Request) -> web.Response:
 
 def _interval(params: Params) -> str:
     interval = params.str("interval")
-    if interval not in INTERVAL_MS:
+    if interval not in INTERVALS:
         raise invalid("interval", interval)
     return interval
 
 
-def _bars(request: web.Request, params: Params) -> tuple[SymbolMarket, str, list[Bar]]:
+def _bars(request: web.Request, params: Params) -> tuple[SymbolMarket, str, list[TickBar]]:
     market = symbol_market(request, params)
     assert market is not None
     interval = _interval(params)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from tradeplane.runtime.venue.sim.bars import MINUTE_MS
+from tradeplane.runtime.millis import MINUTE_MS
 
 COLUMNS = ("open_time", "open", "high", "low", "close", "volume")
 SECONDS = 60

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import WSMsgType, web
 
-from tradeplane.runtime.venue.sim.bars import INTERVAL_MS, bucket_open, select
+from tradeplane.runtime.intervals import INTERVALS
+from tradeplane.runtime.venue.sim.bars import bucket_open, select
 from tradeplane.runtime.venue.sim.book import IncrementalDepth
 from tradeplane.runtime.venue.sim.protocol import dumps
 
@@ -164,7 +165,7 @@ class WebSockets:
         if not self.sim.listed(match["symbol"]):
             return False
         if match["interval"] is not None:
-            return match["interval"] in INTERVAL_MS
+            return match["interval"] in INTERVALS
         return match["levels"] is None or match["levels"] in DEPTH_LEVELS
 
     def _incremental(self, symbol: str) -> IncrementalDepth:

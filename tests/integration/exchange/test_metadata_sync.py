@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tradeplane.runtime.venue import snapshots
-from tradeplane.runtime.venue.snapshots import Snapshot, SnapshotKey
+from tradeplane.runtime.venue.snapshot_record import Snapshot, SnapshotKey
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,9 @@ from tradeplane.runtime.venue import snapshots
 from tradeplane.runtime.venue.canonical import sha256_fingerprint
 from tradeplane.runtime.venue.metadata import normalise_contract
 from tradeplane.runtime.venue.sim.catalog import CATALOG
-from tradeplane.runtime.venue.snapshots import Observation, SnapshotKey
-from tradeplane.runtime.venue.tradability import TradingBlocked, contract_document, contract_for_trading
+from tradeplane.runtime.venue.snapshot_record import Observation, SnapshotKey
+from tradeplane.runtime.venue.snapshots import contract_for_trading
+from tradeplane.runtime.venue.tradability import TradingBlocked, contract_document
 
 pytestmark = pytest.mark.integration
 

@@ -24,10 +24,12 @@ from tradeplane.runtime.features.dataset_inputs import LoadedInputs, load_inputs
 from tradeplane.runtime.features.inputs import FundingSchedule
 from tradeplane.runtime.features.plan import FeaturePlan
 from tradeplane.runtime.features.snapshot import Mode, Snapshot, SourceLabel, build_snapshot
-from tradeplane.runtime.marketdata import grid, store
+from tradeplane.runtime.intervals import align
+from tradeplane.runtime.marketdata import store
 from tradeplane.runtime.marketdata.lease import PlainWriter
 from tradeplane.runtime.marketdata.rows import Candle, MarkCandle, Provenance
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import to_ms
 
 NAMESPACE = "research"
 VENUE = "bingx-sim"
@@ -95,7 +97,7 @@ def _cents(value: float) -> Decimal:
 
 
 def bars_1m(first: datetime, count: int, *, seed: int = 11) -> list[Candle]:
-    walk = synthetic.random_walk_bars(count, seed=seed, start_ms=grid.to_ms(first), price=4000.0)
+    walk = synthetic.random_walk_bars(count, seed=seed, start_ms=to_ms(first), price=4000.0)
     candles = []
     for i in range(count):
         prices = [_cents(float(getattr(walk, name)[i])) for name in ("open", "high", "low", "close")]
@@ -144,7 +146,7 @@ async def seed(
         for b in bars
     ]
     marks = [m._replace(high=max(m.high, m.close), low=min(m.low, m.close)) for m in marks]
-    anchor = grid.floor_open(first, "8h")  # BingX settles at 00:00, 08:00 and 16:00 UTC
+    anchor = align(first, "8h")  # BingX settles at 00:00, 08:00 and 16:00 UTC
     settlements = [
         anchor + timedelta(hours=8 * k) for k in range(int((until - anchor) / timedelta(hours=8)) + 1)
     ]

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
-from tradeplane.runtime.cli import app
+from tradeplane.cli import app
+from tradeplane.crds.featureset import BuildStatus
+from tradeplane.reconcilers.dataset_build import BuildTarget, build_workload
 from tradeplane.runtime.features.snapshot_store import list_snapshots
 from tradeplane.runtime.store.engine import run_sync
 from tradeplane.runtime.venue import snapshots
@@ -140,3 +142,75 @@ def test_other_failures_exit_1_without_secrets(cli: Any, migrated: str, tmp_path
     )
     assert unreachable.exit_code == 1
     assert "s3cr3t-pw" not in unreachable.output and "build-dataset failed" in unreachable.stderr
+
+
+def operator_job_args(tmp_path: Path) -> tuple[str, ...]:
+    """The arguments the operator's Job runs with for the same build as :func:`arguments`."""
+    document, fingerprint = kit.contract()
+    build = BuildStatus(
+        job="dataset-gold-1m-0123abcd",
+        trigger="Initial",
+        range_start=kit.START,
+        range_end=kit.END,
+        mode="production",
+        fingerprint=fingerprint,
+        started_time=kit.END,
+    )
+    target = BuildTarget(
+        instrument_json=json.dumps(kit.INSTRUMENT),
+        venue_json=json.dumps({"metadata": {"name": kit.VENUE}, "spec": kit.VENUE_SPEC}),
+        contract_json=json.dumps(document),
+        fingerprint=fingerprint,
+    )
+    job = build_workload(
+        namespace=kit.NAMESPACE,
+        name=kit.FEATURESET,
+        uid="uid-1",
+        spec=kit.spec(),
+        build=build,
+        target=target,
+        database_secret=None,
+    )
+    return job.args
+
+
+def test_the_operators_configuration_builds_what_the_flags_build(
+    cli: Any, migrated: str, tmp_path: Path
+) -> None:
+    run_sync(_seed(migrated, hole=False))
+    env = {"DATABASE_URL": migrated, "TRADEPLANE_HOME": str(tmp_path / "home")}
+    args = operator_job_args(tmp_path)
+    assert args[:2] == ("build-dataset", "--config")
+    from_config = CliRunner().invoke(app, list(args), env=env)
+    assert from_config.exit_code == 0, from_config.output
+    line = json.loads(from_config.stdout)
+    assert (line["rows"], line["gapFree"], line["mode"], line["created"]) == (360, True, "production", True)
+    from_flags = cli()
+    assert from_flags.exit_code == 0 and json.loads(from_flags.stdout)["hash"] == line["hash"]
+    saved = tmp_path / "build.json"
+    saved.write_text(args[2])
+    elsewhere = tmp_path / "elsewhere"
+    from_file = CliRunner().invoke(
+        app, ["build-dataset", "--config", f"@{saved}", "--output", str(elsewhere)], env=env
+    )
+    assert from_file.exit_code == 0, from_file.output
+    assert json.loads(from_file.stdout)["hash"] == line["hash"]
+    digest = line["hash"].removeprefix("sha256:")
+    assert (elsewhere / f"{digest}.parquet").is_file(), "the --output override moved the files"
+
+
+def test_a_refused_configuration_exits_1_naming_the_field(migrated: str, tmp_path: Path) -> None:
+    document = json.loads(operator_job_args(tmp_path)[2])
+    env = {"DATABASE_URL": migrated, "TRADEPLANE_HOME": str(tmp_path / "home")}
+    for field, value, named in (
+        ("start", "2026-01-05T08:00:00", "start needs a time zone"),
+        ("mode", "lenient", "mode:"),
+        ("featureset", "no-slash", "featureset:"),
+        ("resolution", "1m", "resolution: Extra inputs are not permitted"),
+    ):
+        bad = json.dumps(document | {field: value})
+        result = CliRunner().invoke(app, ["build-dataset", "--config", bad], env=env)
+        assert result.exit_code == 1, (field, result.output)
+        assert named in result.stderr and "build-dataset failed" in result.stderr
+    assert not (tmp_path / "home" / "datasets").exists()
+    assert run_sync(_registered(migrated)) == []

@@ -24,9 +24,10 @@ from tradeplane.runtime.features.snapshot import (
     SourceLabel,
     is_production_endpoint,
 )
-from tradeplane.runtime.marketdata import grid, store
+from tradeplane.runtime.marketdata import store
 from tradeplane.runtime.marketdata.gaps import record_gap
 from tradeplane.runtime.marketdata.lease import PlainWriter
+from tradeplane.runtime.millis import from_ms
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +164,7 @@ async def test_an_unresolved_gap_on_the_first_context_bar_read_fails_production(
     await kit.seed(engine)
     loaded = await kit.load(engine)
     first_context = loaded.inputs.context["1h"]
-    opened = grid.from_ms(int(first_context.open_time_ms[0]))
+    opened = from_ms(int(first_context.open_time_ms[0]))
     assert opened < loaded.warmup_start
     async with PlainWriter(engine).transaction() as conn:
         await record_gap(

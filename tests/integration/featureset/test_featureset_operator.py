@@ -161,7 +161,8 @@ def test_a_parameter_out_of_range_stalls_with_the_registry_message(
     operator: Operator, crds_installed: ClusterHandle, namespace: str, tmp_path: Path
 ) -> None:
     featureset = sample_featureset()
-    featureset["spec"]["features"][1]["params"] = {"n": 100000}  # rsi: n in [2, 1000]
+    # within the schema's widest range for n (log_return's 1..10000), outside rsi's own [2, 1000]
+    featureset["spec"]["features"][1]["params"] = {"n": 5000}
     create_all(crds_installed, namespace, tmp_path, [featureset])
     wait_for(crds_installed, namespace, "FeatureSet", "gold-1m", "Stalled", "InvalidFeatureParameter")
     obj = get_object(crds_installed, namespace, "FeatureSet", "gold-1m")

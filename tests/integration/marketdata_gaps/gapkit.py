@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from tradeplane.runtime.marketdata import grid
 from tradeplane.runtime.marketdata.gaps import GapMetrics
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.sim.server import VenueSimulator
 
 SYMBOL = "BTC-USDT"
@@ -16,16 +16,16 @@ HISTORY_MINUTES = 600
 
 
 def sim_now(sim: VenueSimulator) -> datetime:
-    return grid.from_ms(sim.clock.now_ms())
+    return from_ms(sim.clock.now_ms())
 
 
 def truth(sim: VenueSimulator, start: datetime, end: datetime) -> list[tuple[datetime, Decimal, ...]]:
     """The simulator's own 1m bars opening in [start, end] as (open_time, o, h, l, c, v) Decimals."""
     market = sim.market[SYMBOL]
     price, quantity = market.price_decimal, market.quantity_decimal
-    low, high = grid.to_ms(start), grid.to_ms(end)
+    low, high = to_ms(start), to_ms(end)
     return [
-        (grid.from_ms(bar.open_time), price(bar.open), price(bar.high), price(bar.low), price(bar.close),
+        (from_ms(bar.open_time), price(bar.open), price(bar.high), price(bar.low), price(bar.close),
          quantity(bar.volume))
         for bar in market.bars
         if low <= bar.open_time <= high

@@ -11,13 +11,13 @@ from integration.marketdata_gaps.gapkit import KEY, SYMBOL, sim_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from tradeplane.runtime.cli import app
-from tradeplane.runtime.marketdata import grid
+from tradeplane.cli import app
 from tradeplane.runtime.marketdata.backfill import backfill_funding, backfill_history, backfill_mark_candles
 from tradeplane.runtime.marketdata.gaps import GapState, record_gap
 from tradeplane.runtime.marketdata.lease import PlainWriter
 from tradeplane.runtime.marketdata.store import funding_rates_between, table_checksum
 from tradeplane.runtime.marketdata.tables import MarketKey, mark_candles
+from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import VenueSimulator
 
@@ -33,10 +33,8 @@ async def test_funding_is_paged_past_the_limit_and_a_replay_changes_nothing(
     start = now - timedelta(days=400)
     market = sim.market[SYMBOL]
     interval = market.funding_interval_ms
-    first = -(-grid.to_ms(start) // interval) * interval
-    expected = [
-        (grid.from_ms(t), market.funding_rate(t)) for t in range(first, grid.to_ms(now) + 1, interval)
-    ]
+    first = -(-to_ms(start) // interval) * interval
+    expected = [(from_ms(t), market.funding_rate(t)) for t in range(first, to_ms(now) + 1, interval)]
     assert len(expected) > 1000  # more than one page of the venue's limit
     counts = await backfill_funding(client, writer, KEY, start=start, end=now, received_at=now)
     assert counts.inserted == len(expected)
@@ -59,11 +57,11 @@ async def test_mark_candles_and_history_resume_where_the_store_stopped(
     market = sim.market[SYMBOL]
     expected = [
         (
-            grid.from_ms(b.open_time),
+            from_ms(b.open_time),
             *map(market.price_decimal, (b.mark_open, b.mark_high, b.mark_low, b.mark_close)),
         )
         for b in market.bars
-        if grid.to_ms(start) <= b.open_time < grid.to_ms(now)
+        if to_ms(start) <= b.open_time < to_ms(now)
     ]
     async with engine.connect() as conn:
         rows = await conn.execute(
@@ -104,7 +102,7 @@ async def test_the_gaps_command_prints_the_table_from_database_url(
     runner = CliRunner()
     empty = runner.invoke(app, ["gaps"])
     assert (empty.exit_code, empty.output.strip()) == (0, "no gap events")
-    t0 = grid.from_ms(1_767_571_200_000)
+    t0 = from_ms(1_767_571_200_000)
     async with writer.transaction() as conn:
         for offset, symbol in ((0, SYMBOL), (60, "XAUT-USDT")):
             await record_gap(

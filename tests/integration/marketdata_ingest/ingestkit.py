@@ -17,12 +17,12 @@ from typing import Any
 
 from harness.postgres import fetch
 
-from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_cli import READY
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.store.engine import create_engine
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import VenueSimulator
@@ -108,11 +108,12 @@ def start_ingest(
     key: MarketKey = KEY,
     extra: list[str] | None = None,
 ) -> IngestProcess:
-    """Start the ingestor (its log lines on stdout, merged with stderr) and wait for its ready line."""
-    argv = [
-        TRADEPLANE, "ingest", "--market", key.market, "--symbol", key.symbol,
-        "--rest-url", rest_url, "--ws-url", ws_url, "--lookback", "30m", *(extra or []),
-    ]  # fmt: skip
+    """Start the ingestor as the operator does, its configuration one ``--config`` argument (``extra``
+    flags override it), with its log lines on stdout, merged with stderr; wait for its ready line."""
+    config = IngestorConfig(
+        market=key.market, symbol=key.symbol, rest_url=rest_url, ws_url=ws_url, lookback=timedelta(minutes=30)
+    )
+    argv = [TRADEPLANE, "ingest", "--config", config.to_json(), *(extra or [])]
     env: dict[str, Any] = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     child = IngestProcess(process, log)
@@ -140,7 +141,9 @@ async def run(
     confirmed and ``done`` holds; returns it (stopped) and the simulated end time."""
     engine = create_engine(url)
     values: dict[str, Any] = {"lookback": timedelta(minutes=30)} | overrides
-    config = IngestConfig(KEY, sim.rest_url, ws_url or sim.ws_url, **values)
+    config = IngestorConfig(
+        market=KEY.market, symbol=KEY.symbol, rest_url=sim.rest_url, ws_url=ws_url or sim.ws_url, **values
+    )
     try:
         async with BingXClient(sim.rest_url) as client:
             ingestor = Ingestor(config, engine, client, metrics=IngestMetrics())

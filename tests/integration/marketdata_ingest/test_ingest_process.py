@@ -14,7 +14,7 @@ from harness.postgres import fetch
 from harness.venue import start_simulator
 from integration.marketdata_ingest.ingestkit import KEY, SYMBOL, start_ingest, stored_bars
 
-from tradeplane.runtime.marketdata.grid import from_ms
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.client import BingXClient
 
 pytestmark = pytest.mark.integration

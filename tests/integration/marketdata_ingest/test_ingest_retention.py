@@ -13,10 +13,10 @@ from integration.marketdata_store.builders import provenance
 from integration.marketdata_store.test_retention import depth
 
 from tradeplane.runtime.marketdata import store
-from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.lease import PlainWriter
 from tradeplane.runtime.marketdata.rows import JournalEntry
 from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.store.engine import create_engine
 from tradeplane.runtime.venue.sim.server import DEFAULT_START_TIME_MS, SimConfig, VenueSimulator
 

@@ -12,7 +12,7 @@ import pytest
 from harness.postgres import fetch
 from integration.marketdata_ingest.ingestkit import SYMBOL, run, stored_bars, truth
 
-from tradeplane.runtime.marketdata.grid import from_ms
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.sim.server import DEFAULT_START_TIME_MS, SimConfig, VenueSimulator
 
 pytestmark = pytest.mark.integration

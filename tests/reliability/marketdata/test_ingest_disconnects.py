@@ -13,10 +13,10 @@ from integration.marketdata_ingest.ingestkit import truth
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.runtime.marketdata.grid import from_ms
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingestor import Ingestor
 from tradeplane.runtime.marketdata.tables import MarketKey, candles
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.client import BingXClient
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 
@@ -45,8 +45,13 @@ async def run_storm(
         seed=7, api_key="k", api_secret="s", clock="manual", history_minutes=120, symbols=(SYMBOL,)
     )
     async with VenueSimulator(config) as sim, BingXClient(sim.rest_url) as client:
-        ingest = IngestConfig(
-            KEY, sim.rest_url, sim.ws_url, lookback=timedelta(minutes=30), confirm_delay=timedelta(seconds=2)
+        ingest = IngestorConfig(
+            market=KEY.market,
+            symbol=KEY.symbol,
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            lookback=timedelta(minutes=30),
+            confirm_delay=timedelta(seconds=2),
         )
         ingestor = Ingestor(ingest, engine, client)
         stopping = asyncio.Event()

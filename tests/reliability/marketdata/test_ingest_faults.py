@@ -19,7 +19,7 @@ from integration.marketdata_ingest.ingestkit import SECOND_MS, SYMBOL, run, stor
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from tradeplane.runtime.marketdata.grid import from_ms
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.sim.faults import RestFault
 from tradeplane.runtime.venue.sim.server import SimConfig, VenueSimulator
 

@@ -15,8 +15,8 @@ from harness.postgres import fetch
 from harness.venue import start_simulator
 from integration.marketdata_ingest.ingestkit import KEY, SYMBOL, IngestProcess, start_ingest, stored_bars
 
-from tradeplane.runtime.marketdata.grid import from_ms
 from tradeplane.runtime.marketdata.ingest_cli import READY
+from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue.client import BingXClient
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]

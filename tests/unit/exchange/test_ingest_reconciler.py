@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,12 +38,13 @@ def test_the_workload_carries_its_whole_configuration_in_arguments() -> None:
     workload = _workload()
     args = list(workload.args)
     assert workload.kind is WorkloadKind.SERVICE and workload.name == "ingest-xaut-usdt"
-    assert args[:4] == ["ingest", "--instrument", "trading/xaut-usdt", "--market"]
-    pairs = dict(zip(args[1::2], args[2::2], strict=False))
-    assert pairs["--symbol"] == "XAUT-USDT" and pairs["--rest-url"] == "http://127.0.0.1:18080"
-    assert [args[i + 1] for i, a in enumerate(args) if a == "--interval"] == ["1m", "15m", "1h"]
-    assert {"--trades", "--depth", "--mark-price", "--funding"} <= set(args)
-    assert "--backfill-from" in args and "2026-01-01T00:00:00Z" in args
+    assert args[:2] == ["ingest", "--config"] and len(args) == 3
+    document = json.loads(args[2])
+    assert document["market"] == "trading/bingx-paper"
+    assert document["symbol"] == "XAUT-USDT" and document["rest_url"] == "http://127.0.0.1:18080"
+    assert document["intervals"] == ["1m", "15m", "1h"]
+    assert all(document[stream] for stream in ("trades", "depth", "mark_price", "funding"))
+    assert document["backfill_from"] == "2026-01-01T00:00:00Z"
     assert workload.owner.kind == "Instrument" and workload.owner.uid == "u-1"
     assert workload.secret_env == ()
 

@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from unit.exchange.status_declared import declared
 
+from tradeplane.crds.instrument import InstrumentStatus
+from tradeplane.crds.venue import VenueStatus
 from tradeplane.reconcilers.conditions import Outcome, Progress
 from tradeplane.reconcilers.ingest import GapCounts, IngestObservation, judge_ingest
 from tradeplane.reconcilers.instrument import (
@@ -20,7 +23,7 @@ from tradeplane.reconcilers.venue import VenueSync, fees_due, reconcile_venue
 from tradeplane.runtime.venue.canonical import sha256_fingerprint
 from tradeplane.runtime.venue.metadata import normalise_contract
 from tradeplane.runtime.venue.sim.catalog import CATALOG
-from tradeplane.runtime.venue.snapshots import Snapshot, SnapshotKey
+from tradeplane.runtime.venue.snapshot_record import Snapshot, SnapshotKey
 from tradeplane.runtime.venue.tradability import contract_document
 from tradeplane.runtime.workloads.spec import WorkloadStatus
 
@@ -50,7 +53,9 @@ def _conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def _reconcile(sync: SyncResult | None, status: dict[str, Any] | None = None, now: datetime = T0) -> Any:
-    return reconcile_instrument([VENUE], FOUND, sync, status, generation=1, now=now, refresh=REFRESH)
+    plan = reconcile_instrument([VENUE], FOUND, sync, status, generation=1, now=now, refresh=REFRESH)
+    declared(InstrumentStatus, plan.status)  # every key it writes is in the CRD, with its type
+    return plan
 
 
 def test_fresh_online_snapshot_opens_trading_and_shows_the_key_values() -> None:
@@ -148,9 +153,11 @@ def _fees(version: int, maker: str) -> Snapshot:
 
 
 def _venue(sync: VenueSync | None, status: dict[str, Any] | None = None, *, signed: bool = True) -> Any:
-    return reconcile_venue(
+    plan = reconcile_venue(
         None, sync, status, signed=signed, generation=1, now=T0, refresh=timedelta(minutes=1)
     )
+    declared(VenueStatus, plan.status)  # every key it writes is in the CRD, with its type
+    return plan
 
 
 def test_synced_venue_is_ready_and_fee_changes_are_audited() -> None:

@@ -53,7 +53,9 @@ def test_warmup_nan_rows_are_ignored_per_column() -> None:
     fitted = fit(MATRIX)
     rsi = CONTRACT.column_names.index("rsi_14")
     warm = MATRIX[CONTRACT.columns[rsi].warmup : 600, rsi]
-    assert fitted.center[rsi] == float(np.mean(warm)) and fitted.scale[rsi] == float(np.std(warm))
+    center = math.fsum(warm.tolist()) / len(warm)  # correctly rounded mean and population std
+    scale = math.sqrt(math.fsum((value - center) * (value - center) for value in warm.tolist()) / len(warm))
+    assert fitted.center[rsi] == center and fitted.scale[rsi] == scale
     assert fitted.fitted_rows == 600
 
 

@@ -2,10 +2,8 @@
 
 The Parquet table is the dataset snapshot's own file (``snapshot.parquet_bytes``) read back with the
 fingerprint check a backtest must make. What holds, measured: batch and the Parquet table are
-bit-identical to the golden rows; the live path is bit-identical for every column except those built
-on linear recurrences (EMA, Wilder smoothing: ema_dist_20, rsi_14, atr_14, macd, macd_signal,
-macd_hist), where the batch's blocked scan and the live step round differently by at most a few ulp
-(about 1e-16 relative here), inside the registry's documented 1e-12 (relative, absolute near zero).
+bit-identical to the golden rows, and so is the live path, for every column (the linear recurrences
+included: batch runs them as a sequential filter that rounds each step exactly like the live step).
 """
 
 from __future__ import annotations
@@ -36,8 +34,6 @@ pytestmark = pytest.mark.unit
 
 GOLDEN_FILE = Path(__file__).resolve().parents[2] / "golden" / "features_sim_seed7.json"
 PARITY_FINGERPRINT = "sha256:013ebbfa19662ed0bde71cf73c9dcb7632af710db9c0f4bd3bb3d638c6da2b9a"
-RECURRENCES = {"ema_dist_20", "rsi_14", "atr_14", "macd", "macd_signal", "macd_hist"}
-TOLERANCE = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -100,18 +96,15 @@ def test_batch_reproduces_the_golden_vectors_bit_for_bit(
     assert np.isnan(computed[1][: golden.first_row, -1]).all()  # the slowest column is not ready before
 
 
-def test_incremental_reproduces_the_golden_vectors(
+def test_incremental_reproduces_the_golden_vectors_bit_for_bit(
     golden: Golden, computed: tuple[FeatureContract, np.ndarray, np.ndarray]
 ) -> None:
     contract, _, live_rows = computed
     live = golden_part(golden, live_rows)
     for index, name in enumerate(contract.column_names):
         got, want = live[:, index], golden.rows[:, index]
-        if name in RECURRENCES:
-            bound = TOLERANCE * np.maximum(1.0, np.maximum(np.abs(got), np.abs(want)))
-            assert (np.abs(got - want) <= bound).all(), f"{name}: live differs beyond {TOLERANCE}"
-        else:
-            assert got.tobytes() == want.tobytes(), f"{name}: live is not bit-identical to batch"
+        assert got.tobytes() == want.tobytes(), f"{name}: live is not bit-identical to batch"
+    assert live.tobytes() == golden.rows.tobytes(), first_difference(golden, live)
 
 
 def test_the_backtest_parquet_table_reproduces_the_golden_vectors(

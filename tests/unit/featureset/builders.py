@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +21,17 @@ T0 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
 SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "featureset.yaml").read_text())
 SPEC = FeatureSetSpec.model_validate(SAMPLE["spec"])
 CONTRACT = FeatureContract.from_spec(SPEC)
+
+
+def _named(sample: str) -> str:
+    """A sample object as the operator hands it to a build: ``metadata.name`` and ``spec`` only."""
+    raw = yaml.safe_load((ROOT / "manifests" / "samples" / sample).read_text())
+    return json.dumps({"metadata": {"name": raw["metadata"]["name"]}, "spec": raw["spec"]}, sort_keys=True)
+
+
 TARGET = BuildTarget(
-    instrument_json='{"metadata":{"name":"xaut-usdt"}}',
-    venue_json='{"metadata":{"name":"bingx-paper"}}',
+    instrument_json=_named("instrument.yaml"),
+    venue_json=_named("venue.yaml"),
     contract_json=CONTRACT.to_json(),
     fingerprint=CONTRACT.fingerprint,
 )

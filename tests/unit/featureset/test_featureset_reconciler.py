@@ -48,7 +48,7 @@ def ready_of(status: dict[str, Any], condition: str = "Ready") -> tuple[str, str
 
 
 def test_crd_transform_enum_is_the_standard_registry() -> None:
-    """One source of truth: the CRD's copy (kept import-light) must equal the registry."""
+    """One source of truth: the CRD's enum (read from the numpy-free declarations) is the registry's."""
     assert list(FEATURE_TRANSFORMS) == STANDARD.names()
 
 
@@ -66,19 +66,24 @@ def test_first_pass_with_ready_instrument_computes_contract_audits_it_and_starts
     assert status["contract"] == {"intervals": ["1m", "1h"], "normalization": "zscore"}
     assert ready_of(status)[:2] == ("False", "Building")
     assert ready_of(status, CONTRACT_READY)[:2] == ("True", "ContractValid")
-    assert [a.reason for a in plan.audit] == ["ContractComputed"]
+    assert [a.reason for a in plan.audit] == ["ContractComputed", "BuildStarted"]
     assert plan.audit[0].evidence == {"contract": CONTRACT.fingerprint.removeprefix("sha256:")}
+    assert (plan.audit[1].from_state, plan.audit[1].to_state) == ("", "build:Running")
     (job,) = plan.workloads
     assert job.kind is WorkloadKind.JOB and job.restart_policy is RestartPolicy.NEVER
     assert job.name.startswith("dataset-gold-1m-") and job.name == status["build"]["job"]
-    args = dict(zip(job.args[1::2], job.args[2::2], strict=False))
-    assert job.args[0] == "build-dataset" and args["--featureset"] == "default/gold-1m"
+    assert job.args[:2] == ("build-dataset", "--config") and len(job.args) == 3
+    config = json.loads(job.args[2])
+    assert config["featureset"] == "default/gold-1m"
     # a minute's settle margin before now (12:00:30), floored to the minute: the bar closed at 12:00
     # may still be on its way to the store
-    assert args["--start"] == "2026-11-23T11:59:00Z" and args["--end"] == "2026-11-24T11:59:00Z"
-    assert args["--mode"] == "production" and json.loads(args["--spec-json"])["baseInterval"] == "1m"
-    assert args["--instrument-json"] == TARGET.instrument_json and not job.secret_env
-    assert args["--fingerprint"] == CONTRACT.fingerprint and args["--contract-json"] == CONTRACT.to_json()
+    assert config["start"] == "2026-11-23T11:59:00Z" and config["end"] == "2026-11-24T11:59:00Z"
+    assert config["mode"] == "production" and config["spec"]["baseInterval"] == "1m"
+    instrument = json.loads(TARGET.instrument_json)
+    assert config["instrument"] == {"name": "xaut-usdt", "spec": instrument["spec"]} and not job.secret_env
+    assert config["fingerprint"] == CONTRACT.fingerprint and config["contract"] == json.loads(
+        CONTRACT.to_json()
+    )
     assert status["build"]["trigger"] == "Initial" and status["nextCheckTime"] == "2026-11-24T12:00:35Z"
 
 
@@ -115,8 +120,9 @@ def test_success_registers_the_snapshot_ready_with_audit_and_no_new_job() -> Non
     assert status["latestSnapshot"]["hash"] == SNAPSHOT.hash and status["latestSnapshot"]["rows"] == 1380
     assert status["latestSnapshot"]["uri"] == SNAPSHOT.uri and status["snapshots"] == 2
     assert status["build"]["phase"] == "Succeeded" and plan.workloads == ()
-    assert [a.reason for a in plan.audit] == ["SnapshotRegistered"]
+    assert [a.reason for a in plan.audit] == ["SnapshotRegistered", "BuildSucceeded"]
     assert plan.audit[0].evidence["dataset"] == "ab" * 32
+    assert (plan.audit[1].from_state, plan.audit[1].to_state) == ("build:Running", "build:Succeeded")
     assert status["nextBuildTime"] == "2026-11-25T12:01:30Z"  # created + schedule 24h
     FeatureSetStatus.model_validate(status)
 
@@ -373,7 +379,8 @@ def test_a_new_contract_builds_at_once_instead_of_waiting_for_a_retry() -> None:
     plan = reconcile_featureset(inputs(spec=spec, contract=contract, target=target, status=finished))
     assert plan.status["build"]["trigger"] == "Initial" and len(plan.workloads) == 1
     assert plan.status["fingerprint"] == contract.fingerprint != CONTRACT.fingerprint
-    assert [a.reason for a in plan.audit] == ["ContractComputed"]
+    assert [a.reason for a in plan.audit] == ["ContractComputed", "BuildStarted"]
+    assert (plan.audit[1].from_state, plan.audit[1].to_state) == ("build:Succeeded", "build:Running")
 
 
 def test_a_new_contract_does_not_keep_showing_the_old_contracts_snapshot() -> None:

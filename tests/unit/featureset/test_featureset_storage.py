@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -18,6 +20,13 @@ from tradeplane.runtime.workloads.local import LocalProcessDriver
 from tradeplane.runtime.workloads.spec import VolumeMount, WorkloadSpec
 
 pytestmark = pytest.mark.unit
+
+
+def config_of(job: WorkloadSpec) -> dict[str, Any]:
+    """The build's configuration, the Job's one argument after ``build-dataset --config``."""
+    assert job.args[:2] == ("build-dataset", "--config") and len(job.args) == 3
+    document: dict[str, Any] = json.loads(job.args[2])
+    return document
 
 
 def build_job_of(*, in_pods: bool) -> WorkloadSpec:
@@ -37,7 +46,7 @@ def test_a_pod_build_mounts_the_datasets_claim_and_writes_there() -> None:
     assert job.volumes == (
         VolumeMount(name="datasets", claim_name="tradeplane-datasets", mount_path=DATASET_DIR),
     )
-    assert job.args[-2:] == ("--output", DATASET_DIR) and job.args.count("--output") == 1
+    assert config_of(job)["output"] == DATASET_DIR
     pod = build_job(job)["spec"]["template"]["spec"]
     assert {"name": "datasets", "persistentVolumeClaim": {"claimName": DATASET_CLAIM}} in pod["volumes"]
     (container,) = pod["containers"]
@@ -46,9 +55,10 @@ def test_a_pod_build_mounts_the_datasets_claim_and_writes_there() -> None:
 
 def test_a_local_build_keeps_the_builders_default_directory() -> None:
     job = build_job_of(in_pods=False)
-    assert job.volumes == () and "--output" not in job.args
+    assert job.volumes == () and config_of(job)["output"] is None
     pod_job = build_job_of(in_pods=True)
-    assert job.args == pod_job.args[:-2]  # the same build otherwise: only where it writes differs
+    # the same build otherwise: only where it writes differs
+    assert config_of(job) == config_of(pod_job) | {"output": None}
 
 
 def test_only_the_kubernetes_driver_builds_in_pods(tmp_path: Path) -> None:

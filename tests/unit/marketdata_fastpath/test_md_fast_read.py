@@ -22,22 +22,20 @@ from harness.frame_fuzz import json_values, mutate_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradeplane.runtime.intervals import INTERVALS, align
 from tradeplane.runtime.marketdata import frames
 from tradeplane.runtime.marketdata.frames import FrameError, MarketFrame, decode_frame, parse_data, read_frame
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline
 from tradeplane.runtime.marketdata.sequencing import (
-    INTERVALS,
     KeyedTrade,
     KlineSequencer,
     TradeDeduper,
     _canonical,
-    align,
 )
-from tradeplane.runtime.marketdata.tables import MarketKey
+from tradeplane.runtime.millis import MAX_TIME_MS
 from tradeplane.runtime.venue.payloads_market import (
-    MAX_TIME_MS,
     KlineBar,
     KlineUpdate,
     MarkPriceUpdate,
@@ -247,7 +245,7 @@ def test_grid_test_in_milliseconds_is_align(interval: str, open_ms: int) -> None
         moment = frames.utc_from_ms(moment_ms)
         bar = KlineBar(Decimal(1), Decimal(1), Decimal(1), Decimal(1), Decimal(1), moment_ms)
         sequencer.feed(KlineUpdate("X", (bar,)))
-        assert sequencer.off_grid == (align(interval, moment) != moment)
+        assert sequencer.off_grid == (align(moment, interval) != moment)
 
 
 def test_utc_from_ms_is_epoch_plus_milliseconds() -> None:
@@ -260,8 +258,12 @@ def test_utc_from_ms_is_epoch_plus_milliseconds() -> None:
 
 def test_frame_and_duplicate_counters_are_exact_at_every_take() -> None:
     metrics = IngestMetrics()
-    config = IngestConfig(
-        MarketKey("tests/sim", "BTC-USDT"), "http://127.0.0.1:1", "ws://127.0.0.1:1", depth=True
+    config = IngestorConfig(
+        market="tests/sim",
+        symbol="BTC-USDT",
+        rest_url="http://127.0.0.1:1",
+        ws_url="ws://127.0.0.1:1",
+        depth=True,
     )
     pipeline = Pipeline(config, metrics)
     received = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,22 +10,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tradeplane.runtime.intervals import INTERVALS, align, duration, is_aligned, next_open, open_times
 from tradeplane.runtime.marketdata import grid
+from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.sim.bars import bucket_close, bucket_open
 
 pytestmark = pytest.mark.unit
 
 MS = timedelta(milliseconds=1)
-moments = st.integers(min_value=0, max_value=4_102_444_800_000).map(grid.from_ms)  # 1970..2100
-intervals = st.sampled_from(grid.INTERVALS)
+moments = st.integers(min_value=0, max_value=4_102_444_800_000).map(from_ms)  # 1970..2100
+intervals = st.sampled_from(INTERVALS)
 
 
 @given(moments, intervals)
 def test_floor_and_next_open_agree_with_the_simulators_bucketing(t: datetime, interval: str) -> None:
-    ms = grid.to_ms(t)
+    ms = to_ms(t)
     opened = bucket_open(interval, ms)
-    assert grid.to_ms(grid.floor_open(t, interval)) == opened
-    assert grid.to_ms(grid.next_open(t, interval)) == bucket_close(interval, opened) + 1
+    assert to_ms(align(t, interval)) == opened
+    assert to_ms(next_open(t, interval)) == bucket_close(interval, opened) + 1
 
 
 @given(moments, st.integers(min_value=0, max_value=400 * 24 * 60), intervals)
@@ -33,32 +35,30 @@ def test_open_times_are_aligned_consecutive_and_cover_the_range(
     t: datetime, minutes: int, interval: str
 ) -> None:
     end = t + timedelta(minutes=minutes)
-    times = grid.open_times(t, end, interval)
-    assert all(t <= x <= end and grid.is_aligned(x, interval) for x in times)
-    assert all(grid.next_open(a, interval) == b for a, b in itertools.pairwise(times))
-    first = grid.floor_open(t, interval)
-    expected_first = first if first == t else grid.next_open(first, interval)
+    times = open_times(t, end, interval)
+    assert all(t <= x <= end and is_aligned(x, interval) for x in times)
+    assert all(next_open(a, interval) == b for a, b in itertools.pairwise(times))
+    first = align(t, interval)
+    expected_first = first if first == t else next_open(first, interval)
     if expected_first <= end:
         assert times[0] == expected_first
-        assert grid.next_open(times[-1], interval) > end
+        assert next_open(times[-1], interval) > end
     else:
         assert times == []
 
 
 def test_weekly_and_monthly_bars_follow_the_calendar() -> None:
     start = datetime(2024, 1, 17, 15, tzinfo=UTC)
-    weeks = grid.open_times(start, datetime(2024, 3, 1, tzinfo=UTC), "1w")
+    weeks = open_times(start, datetime(2024, 3, 1, tzinfo=UTC), "1w")
     assert weeks[0] == datetime(2024, 1, 22, tzinfo=UTC)
     assert {w.weekday() for w in weeks} == {0}
     assert all(w.hour == w.minute == 0 for w in weeks)
-    months = grid.open_times(start, datetime(2025, 1, 1, tzinfo=UTC), "1M")
+    months = open_times(start, datetime(2025, 1, 1, tzinfo=UTC), "1M")
     assert months == [datetime(2024, m, 1, tzinfo=UTC) for m in range(2, 13)] + [
         datetime(2025, 1, 1, tzinfo=UTC)
     ]
-    assert grid.next_open(datetime(2024, 12, 31, 23, 59, tzinfo=UTC), "1M") == datetime(
-        2025, 1, 1, tzinfo=UTC
-    )
-    assert grid.interval_duration("1d") == timedelta(days=1)
+    assert next_open(datetime(2024, 12, 31, 23, 59, tzinfo=UTC), "1M") == datetime(2025, 1, 1, tzinfo=UTC)
+    assert duration("1d") == timedelta(days=1)
 
 
 @given(
@@ -68,10 +68,10 @@ def test_weekly_and_monthly_bars_follow_the_calendar() -> None:
 def test_missing_ranges_partition_exactly_the_absent_times(mask: list[bool], interval: str) -> None:
     start = datetime(2023, 11, 27, tzinfo=UTC)  # a Monday, 1st-of-month-free start for 1M too
     expected: list[datetime] = []
-    current = grid.floor_open(start, interval)
+    current = align(start, interval)
     for _ in mask:
         expected.append(current)
-        current = grid.next_open(current, interval)
+        current = next_open(current, interval)
     present = [t for t, here in zip(expected, mask, strict=True) if here]
     ranges = grid.missing_ranges(expected, present, interval)
     covered: list[datetime] = []
@@ -102,16 +102,16 @@ def test_missing_ranges_split_where_the_expected_grid_itself_has_a_hole() -> Non
 
 def test_boundaries_and_refusals() -> None:
     t = datetime(2024, 5, 5, 12, 0, 30, tzinfo=UTC)
-    assert grid.open_times(t, t, "1m") == []
+    assert open_times(t, t, "1m") == []
     aligned = datetime(2024, 5, 5, 12, tzinfo=UTC)
-    assert grid.open_times(aligned, aligned, "1h") == [aligned]
-    assert grid.from_ms(grid.to_ms(t)) == t
-    assert grid.to_ms(t + MS) == grid.to_ms(t) + 1
+    assert open_times(aligned, aligned, "1h") == [aligned]
+    assert from_ms(to_ms(t)) == t
+    assert to_ms(t + MS) == to_ms(t) + 1
     with pytest.raises(ValueError, match="naive"):
-        grid.floor_open(datetime(2024, 1, 1), "1m")
+        align(datetime(2024, 1, 1), "1m")
     with pytest.raises(ValueError, match="interval"):
-        grid.floor_open(t, "2m")
+        align(t, "2m")
     with pytest.raises(ValueError, match="fixed duration"):
-        grid.interval_duration("1M")
+        duration("1M")
     with pytest.raises(ValueError, match="after"):
-        grid.open_times(t, t - MS, "1m")
+        open_times(t, t - MS, "1m")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from tradeplane.runtime.cli import app
+from tradeplane.cli import app
 from tradeplane.runtime.marketdata.ingest_cli import build_config
 from tradeplane.runtime.marketdata.tables import MarketKey
 

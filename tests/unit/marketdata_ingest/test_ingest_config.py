@@ -18,13 +18,9 @@ import yaml
 
 from tradeplane.crds.instrument import Instrument
 from tradeplane.crds.venue import Venue
-from tradeplane.runtime.marketdata.ingest_cli import build_config
-from tradeplane.runtime.marketdata.ingest_config import (
-    IngestConfig,
-    config_from_resources,
-    holder_id,
-    load_from_cluster,
-)
+from tradeplane.reconcilers.ingest import ingestor_config
+from tradeplane.runtime.marketdata.ingest_cli import build_config, load_from_cluster
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig, holder_id
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.tables import MarketKey
 
@@ -40,8 +36,14 @@ def sample(name: str, namespace: str = "desk") -> dict[str, Any]:
     return raw
 
 
-def make(**overrides: Any) -> IngestConfig:
-    return IngestConfig(KEY, "http://127.0.0.1:1", "ws://127.0.0.1:1", **overrides)
+def make(**overrides: Any) -> IngestorConfig:
+    return IngestorConfig(
+        market=KEY.market,
+        symbol=KEY.symbol,
+        rest_url="http://127.0.0.1:1",
+        ws_url="ws://127.0.0.1:1",
+        **overrides,
+    )
 
 
 def test_topics_follow_the_streams_klines_first() -> None:
@@ -74,7 +76,7 @@ def test_invalid_settings_are_refused(overrides: dict[str, Any], message: str) -
 
 def test_invalid_symbol_is_refused() -> None:
     with pytest.raises(ValueError, match="xaut"):
-        IngestConfig(MarketKey("a/b", "xaut"), "http://x", "ws://x")
+        IngestorConfig(market="a/b", symbol="xaut", rest_url="http://x", ws_url="ws://x")
 
 
 def test_holder_ids_name_the_process_and_differ_per_incarnation() -> None:
@@ -86,7 +88,10 @@ def test_holder_ids_name_the_process_and_differ_per_incarnation() -> None:
 def test_config_from_the_sample_instrument_and_venue() -> None:
     instrument = Instrument.model_validate(sample("instrument.yaml"))
     venue = Venue.model_validate(sample("venue.yaml"))
-    config = config_from_resources(instrument, venue, lease_ttl=timedelta(seconds=3))
+    derived = ingestor_config(
+        namespace="desk", spec=instrument.spec, venue_name=instrument.spec.venue_ref.name, venue=venue.spec
+    )
+    config = IngestorConfig.build(derived.model_dump(mode="json"), {"lease_ttl": timedelta(seconds=3)})
     assert config.key == MarketKey("desk/bingx-paper", "XAUT-USDT")
     assert (config.rest_url, config.ws_url) == ("http://127.0.0.1:18080", "ws://127.0.0.1:18080/swap-market")
     assert config.intervals == ("1m", "15m", "1h")

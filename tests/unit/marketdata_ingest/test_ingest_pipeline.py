@@ -15,11 +15,11 @@ import pytest
 
 from tradeplane.runtime.marketdata.depth_book import StoredFrameInvalid, stored_levels
 from tradeplane.runtime.marketdata.frames import utc_from_ms
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline, stream_of
 from tradeplane.runtime.marketdata.tables import MarketKey
-from tradeplane.runtime.venue.payloads_market import MAX_TIME_MS
+from tradeplane.runtime.millis import MAX_TIME_MS
 
 pytestmark = pytest.mark.unit
 
@@ -29,10 +29,16 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def config(**overrides: Any) -> IngestConfig:
+def config(**overrides: Any) -> IngestorConfig:
     values: dict[str, Any] = {"depth": True, "holder": "unit", "journal": True}
     values.update(overrides)
-    return IngestConfig(KEY, "http://127.0.0.1:1", "ws://127.0.0.1:1", **values)
+    return IngestorConfig(
+        market=KEY.market,
+        symbol=KEY.symbol,
+        rest_url="http://127.0.0.1:1",
+        ws_url="ws://127.0.0.1:1",
+        **values,
+    )
 
 
 def gz(body: dict[str, Any] | str) -> bytes:

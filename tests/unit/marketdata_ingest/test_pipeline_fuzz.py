@@ -14,11 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.ingest_pipeline import Pipeline
-from tradeplane.runtime.marketdata.tables import MarketKey
-from tradeplane.runtime.venue.payloads_market import MAX_TIME_MS
+from tradeplane.runtime.millis import MAX_TIME_MS
 
 pytestmark = pytest.mark.unit
 
@@ -85,10 +84,11 @@ def test_any_frames_are_stored_counted_or_refused_never_raised(
     sequence: list[bytes | str], cut: int, journal: bool
 ) -> None:
     metrics = IngestMetrics()
-    config = IngestConfig(
-        MarketKey("fuzz/sim", SYMBOL),
-        "http://127.0.0.1:1",
-        "ws://127.0.0.1:1",
+    config = IngestorConfig(
+        market="fuzz/sim",
+        symbol=SYMBOL,
+        rest_url="http://127.0.0.1:1",
+        ws_url="ws://127.0.0.1:1",
         intervals=INTERVALS,
         depth=True,
     )

@@ -12,12 +12,12 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from tradeplane.cli import app
 from tradeplane.crds.instrument import Instrument, InstrumentSpec
 from tradeplane.crds.venue import Venue
-from tradeplane.reconcilers.ingest import ingestor_workload
-from tradeplane.runtime.cli import app
+from tradeplane.reconcilers.ingest import ingestor_config, ingestor_workload
 from tradeplane.runtime.marketdata import ingest_cli
-from tradeplane.runtime.marketdata.ingest_config import IngestConfig, config_from_resources
+from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.retention import FIRST_PASS_DELAY, RetentionJob, RetentionPolicy
 from tradeplane.runtime.marketdata.tables import MarketKey
@@ -46,7 +46,18 @@ def venue() -> Venue:
     return Venue.model_validate(raw)
 
 
-def retention_of(config: IngestConfig) -> tuple[object, ...]:
+def from_resources(resource: Instrument) -> IngestorConfig:
+    """What the operator derives from an Instrument on the sample Venue."""
+    spec = resource.spec
+    return ingestor_config(namespace="desk", spec=spec, venue_name=spec.venue_ref.name, venue=venue().spec)
+
+
+def bare() -> IngestorConfig:
+    """A configuration from the identity alone: every other field the model's default."""
+    return IngestorConfig(market=KEY.market, symbol=KEY.symbol, rest_url="http://h", ws_url="ws://h")
+
+
+def retention_of(config: IngestorConfig) -> tuple[object, ...]:
     return tuple(getattr(config, name) for name in RETENTION_FIELDS)
 
 
@@ -75,10 +86,9 @@ def test_spec_refuses_bad_retentions(spec: dict[str, Any], field: str) -> None:
 
 def test_flag_mode_defaults_are_the_specs_defaults() -> None:
     """An ingestor started with flags only prunes exactly what an Instrument with no settings would."""
-    from_spec = config_from_resources(instrument(), venue())
-    bare = IngestConfig(KEY, "http://h", "ws://h")
-    assert retention_of(from_spec) == retention_of(bare) == (False, 24 * HOUR, 168 * HOUR, None)
-    assert bare.prune_interval == timedelta(minutes=10)
+    from_spec = from_resources(instrument())
+    assert retention_of(from_spec) == retention_of(bare()) == (False, 24 * HOUR, 168 * HOUR, None)
+    assert bare().prune_interval == timedelta(minutes=10)
 
 
 def test_the_spec_maps_into_the_configuration() -> None:
@@ -86,7 +96,7 @@ def test_the_spec_maps_into_the_configuration() -> None:
         "journal": {"enabled": False, "retention": "36h"},
         "retention": {"depth": "72h", "trades": "2160h"},
     }
-    config = config_from_resources(instrument(**spec), venue())
+    config = from_resources(instrument(**spec))
     assert retention_of(config) == (False, 36 * HOUR, 72 * HOUR, 2160 * HOUR)
 
 
@@ -101,15 +111,17 @@ def test_the_spec_maps_into_the_configuration() -> None:
 )
 def test_configuration_refuses_non_positive_retentions(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be positive"):
-        IngestConfig(KEY, "http://h", "ws://h", **overrides)
+        IngestorConfig(
+            market=KEY.market, symbol=KEY.symbol, rest_url="http://h", ws_url="ws://h", **overrides
+        )
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[IngestConfig]:
+def served(monkeypatch: pytest.MonkeyPatch) -> list[IngestorConfig]:
     """The configurations ``tradeplane ingest`` would have run, instead of running them."""
-    seen: list[IngestConfig] = []
+    seen: list[IngestorConfig] = []
 
-    async def capture(config: IngestConfig, metrics_port: int) -> None:
+    async def capture(config: IngestorConfig, metrics_port: int) -> None:
         del metrics_port
         seen.append(config)
 
@@ -121,12 +133,12 @@ def invoke(*argv: str) -> Any:
     return CliRunner().invoke(app, ["ingest", *FLAGS, *argv])
 
 
-def test_cli_without_retention_flags_keeps_the_defaults(served: list[IngestConfig]) -> None:
+def test_cli_without_retention_flags_keeps_the_defaults(served: list[IngestorConfig]) -> None:
     assert invoke().exit_code == 0
-    assert retention_of(served[0]) == retention_of(IngestConfig(KEY, "http://h", "ws://h"))
+    assert retention_of(served[0]) == retention_of(bare())
 
 
-def test_cli_flags_given_override(served: list[IngestConfig]) -> None:
+def test_cli_flags_given_override(served: list[IngestorConfig]) -> None:
     argv = ["--no-journal", "--journal-retention", "2h", "--depth-retention", "forever"]
     result = invoke(*argv, "--trades-retention", "720h", "--prune-interval", "1m")
     assert result.exit_code == 0, result.output
@@ -136,28 +148,31 @@ def test_cli_flags_given_override(served: list[IngestConfig]) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec",
+    ("spec", "expected"),
     [
-        {},
-        {
-            "journal": {"enabled": False, "retention": "1h30m"},
-            "retention": {"depth": "48h", "trades": "2160h"},
-        },
+        ({}, (False, 24 * HOUR, 168 * HOUR, None)),
+        (
+            {
+                "journal": {"enabled": False, "retention": "1h30m"},
+                "retention": {"depth": "48h", "trades": "2160h"},
+            },
+            (False, 90 * timedelta(minutes=1), 48 * HOUR, 2160 * HOUR),
+        ),
+        ({"journal": {"enabled": True}}, (True, 24 * HOUR, 168 * HOUR, None)),
     ],
 )
-def test_retention_flags_carry_the_spec_to_a_flags_mode_ingestor(
-    served: list[IngestConfig], spec: dict[str, Any]
+def test_the_operators_configuration_carries_the_specs_retention_to_the_ingestor(
+    served: list[IngestorConfig], spec: dict[str, Any], expected: tuple[object, ...]
 ) -> None:
-    """What the operator passes (``ingestor_workload``'s journal and retention flags) is what the
+    """What the operator passes (``ingestor_workload``'s configuration argument) is what the
     Instrument itself would configure."""
     resource = instrument(**spec)
     workload = ingestor_workload(
         namespace="desk", name="xaut-usdt", uid="u", spec=resource.spec, venue_name="v", venue=venue().spec
     )
-    args = list(workload.args)
-    start = next(i for i, arg in enumerate(args) if arg in {"--journal", "--no-journal"})
-    assert invoke(*args[start:]).exit_code == 0
-    assert retention_of(served[0]) == retention_of(config_from_resources(resource, venue()))
+    result = CliRunner().invoke(app, list(workload.args))
+    assert result.exit_code == 0, result.output
+    assert retention_of(served[0]) == retention_of(from_resources(resource)) == expected
 
 
 @pytest.mark.parametrize(
@@ -170,7 +185,7 @@ def test_retention_flags_carry_the_spec_to_a_flags_mode_ingestor(
         (["--prune-interval", "0s"], "prune_interval must be positive"),
     ],
 )
-def test_cli_refuses_bad_retention_flags(served: list[IngestConfig], argv: list[str], message: str) -> None:
+def test_cli_refuses_bad_retention_flags(served: list[IngestorConfig], argv: list[str], message: str) -> None:
     result = invoke(*argv)
     assert result.exit_code == 2
     assert message in " ".join(result.output.replace("│", " ").split())
@@ -189,7 +204,7 @@ def test_each_table_is_judged_by_the_clock_that_stamped_it() -> None:
 
 
 def test_the_first_pass_comes_soon_but_not_before_the_first_sweep() -> None:
-    policy = RetentionPolicy.of(IngestConfig(KEY, "http://h", "ws://h"))
+    policy = RetentionPolicy.of(bare())
     assert (
         RetentionJob(KEY, policy, IngestMetrics(), interval=timedelta(minutes=10)).first_delay
         == FIRST_PASS_DELAY

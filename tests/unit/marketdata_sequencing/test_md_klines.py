@@ -13,14 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradeplane.runtime.bars import Bar
+from tradeplane.runtime.intervals import INTERVALS, align, next_open
 from tradeplane.runtime.marketdata.frames import utc_from_ms
-from tradeplane.runtime.marketdata.sequencing import (
-    INTERVALS,
-    ClosedBar,
-    KlineSequencer,
-    align,
-    next_open,
-)
+from tradeplane.runtime.marketdata.sequencing import KlineSequencer
 from tradeplane.runtime.venue.payloads_market import KlineBar, KlineUpdate
 from tradeplane.runtime.venue.sim.bars import bucket_close, bucket_open
 
@@ -50,9 +46,7 @@ def test_a_bar_closes_only_when_a_later_open_time_arrives_with_its_last_values()
     assert seq.current is not None
     assert seq.current.close == Decimal("102")
     closed = seq.feed(push(T0 + MINUTE_MS, "103", "0.5"))
-    expected = ClosedBar(
-        datetime(2024, 6, 1, tzinfo=UTC), *(Decimal(v) for v in ("100", "102", "100", "102", "2"))
-    )
+    expected = Bar(datetime(2024, 6, 1, tzinfo=UTC), *(Decimal(v) for v in ("100", "102", "100", "102", "2")))
     assert closed == [expected]
     assert seq.last_closed == expected.open_time
     assert seq.current.open_time == datetime(2024, 6, 1, 0, 1, tzinfo=UTC)
@@ -121,15 +115,15 @@ def test_unknown_interval_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown kline interval"):
         KlineSequencer("7m")
     with pytest.raises(ValueError, match="unknown kline interval"):
-        next_open("2w", datetime(2024, 6, 1, tzinfo=UTC))
+        next_open(datetime(2024, 6, 1, tzinfo=UTC), "2w")
 
 
 @settings(max_examples=300)
 @given(st.sampled_from(INTERVALS), st.integers(min_value=10**12, max_value=4_000_000_000_000))
 def test_grid_agrees_with_the_simulator(interval: str, moment_ms: int) -> None:
-    opened = align(interval, utc_from_ms(moment_ms))
+    opened = align(utc_from_ms(moment_ms), interval)
     assert opened == utc_from_ms(bucket_open(interval, moment_ms))
-    assert next_open(interval, opened) == utc_from_ms(
+    assert next_open(opened, interval) == utc_from_ms(
         bucket_close(interval, bucket_open(interval, moment_ms)) + 1
     )
 
@@ -143,11 +137,11 @@ bar_streams = st.lists(
 )
 
 
-def _stream(spec: list[tuple[int, list[int]]]) -> tuple[list[KlineUpdate], list[ClosedBar]]:
+def _stream(spec: list[tuple[int, list[int]]]) -> tuple[list[KlineUpdate], list[Bar]]:
     """Pushes of consecutive-ish bars (gaps of ``step`` minutes), volumes cumulative, and the bars that
     must close: every bar but the last, with its final push."""
     pushes: list[KlineUpdate] = []
-    finals: list[ClosedBar] = []
+    finals: list[Bar] = []
     opened = T0
     for step, increments in spec:
         opened += step * MINUTE_MS
@@ -157,7 +151,7 @@ def _stream(spec: list[tuple[int, list[int]]]) -> tuple[list[KlineUpdate], list[
             close = str(100 + index)
             pushes.append(push(opened, close, str(volume), high=str(100 + len(increments)), low="99"))
         finals.append(
-            ClosedBar(
+            Bar(
                 utc_from_ms(opened),
                 Decimal(100),
                 Decimal(100 + len(increments)),

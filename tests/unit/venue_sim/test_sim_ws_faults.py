@@ -279,7 +279,7 @@ async def test_cli_serves_until_terminated() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tradeplane.runtime.cli",
+        "tradeplane.cli",
         "venue-sim",
         "--port",
         "0",

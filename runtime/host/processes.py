@@ -19,13 +19,13 @@ from typing import Any
 
 import psutil
 
-from tradeplane.embedded.errors import EmbeddedError
+from tradeplane.runtime.errors import UserError
 
 STOP_TIMEOUT_SECONDS = 20.0
 _CREATE_TIME_TOLERANCE = 0.05
 
 
-class ComponentFailed(EmbeddedError):
+class ComponentFailed(UserError):
     """A component exited or never became healthy; the message ends with its log tail."""
 
 

@@ -1,4 +1,10 @@
-"""The ``tradeplane`` command: one Typer app assembled from each plane's commands."""
+"""The ``tradeplane`` command: one Typer app assembled from each plane's commands and the embedded
+system's.
+
+It sits beside the folders rather than in ``runtime/`` because it is the one place that joins them:
+the planes never import the embedded system, and this entry point is where the embedded PostgreSQL
+becomes the default database of every command run without ``DATABASE_URL``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,17 @@ import typer
 from tradeplane import __version__
 from tradeplane.crds.cli import crds_app
 from tradeplane.embedded.cli import cluster_app, register_system_commands
+from tradeplane.embedded.postgres import default_database_url
+from tradeplane.embedded.postgres_cli import db_app
 from tradeplane.runtime.audit.cli import audit_app
 from tradeplane.runtime.commands import commands_app
 from tradeplane.runtime.features.dataset_cli import build_dataset
 from tradeplane.runtime.marketdata.cli_gaps import gaps
 from tradeplane.runtime.marketdata.ingest_cli import ingest
-from tradeplane.runtime.store.cli import db_app
+from tradeplane.runtime.store.engine import use_default_database
 from tradeplane.runtime.venue.sim.cli import venue_sim
+
+use_default_database(default_database_url)
 
 app = typer.Typer(
     name="tradeplane",

