@@ -45,9 +45,6 @@ INSTRUMENT_LABEL = owned("instrument")
 """Label on an ingest workload: the Instrument it serves."""
 FEATURESET_LABEL = owned("featureset")
 """Label on a dataset-build workload: the FeatureSet it builds."""
-RESYNC_DUE = owned("due-at")
-"""On a resource: the operator's resync sweep nudging an object that is due for another look; the
-pass then does only what is due (unlike ``RECONCILE_REQUESTED_AT``)."""
 
 # ---- set by a user to request an action ------------------------------------------------------
 

@@ -3,8 +3,8 @@
 Per-object kopf timers would do this too, but every timer puts a finalizer on every object: each
 create then costs an extra PATCH and a consistency wait, and deleting anything hangs while the
 operator is down. One sweep over an index of due objects needs neither. A nudge is the annotation
-``tradeplane.io/due-at``, which kopf sees as a change and answers with the ordinary reconcile
-handler; the pass then does what is due by the status, nothing more.
+``reconcile.tradeplane.io/due-at``, which kopf sees as a change and answers with the ordinary
+reconcile handler; the pass then does what is due by the status, nothing more.
 
 ``reconcile.tradeplane.io/requested-at`` (Flux's ``requestedAt`` pattern) is a person's request:
 changing it also reads now what is otherwise read on a schedule (exchange metadata). The sweep
@@ -19,13 +19,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tradeplane.crds.annotations import RECONCILE_REQUESTED_AT, RESYNC_DUE
+from tradeplane.crds.annotations import RECONCILE_REQUESTED_AT
 from tradeplane.operator.indexes import due_objects
 from tradeplane.operator.kube import KubeClient
 
 REQUESTED_AT = RECONCILE_REQUESTED_AT
 """Alias of the key in ``crds.annotations``, under the name the handlers know."""
-DUE_AT = RESYNC_DUE
+DUE_AT = "reconcile.tradeplane.io/due-at"
+"""The sweep's nudge. Not under ``tradeplane.io/``: kopf keeps its own bookkeeping under that prefix
+and ignores changes there, so such a nudge would never start a pass."""
 logger = logging.getLogger(__name__)
 
 
