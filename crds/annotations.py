@@ -49,6 +49,7 @@ FEATURESET_LABEL = owned("featureset")
 # ---- set by a user to request an action ------------------------------------------------------
 
 RECONCILE_REQUESTED_AT = request("reconcile")
-"""Any new value makes the operator reconcile the object now (the resync sweep sets it too)."""
+"""Any new value makes the operator reconcile the object now, reading at once what it otherwise
+reads on a schedule (an Instrument's exchange metadata)."""
 DATASET_REQUESTED_AT = request("dataset")
 """Any new value on a FeatureSet starts a new dataset build."""

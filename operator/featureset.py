@@ -1,24 +1,22 @@
-"""What the operator observes for a FeatureSet: its contract, its latest snapshot, its build Job.
+"""FeatureSet's decider: its contract, its latest snapshot, its build Job.
 
 Thin on purpose: every decision is ``reconcilers.featureset``'s. The contract is computed here
 because the registry's errors are the verdict (a bad parameter stalls this one object, nothing
-else); the snapshot comes from the builder's registry in PostgreSQL; the Job from the workload
-driver, plus, for a local Job that failed, the builder's last stderr line (``DatasetIncomplete``
-with its gaps), which the driver's own status cannot carry.
+else); the snapshot comes from the builder's registry in PostgreSQL; the referenced Instrument and
+Venue from kopf's indexes; the Job from the workload driver, plus, for a Job that failed, the
+builder's own verdict (``DatasetIncomplete`` with its gaps) as the driver tells it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.crds.featureset import FeatureSetSpec
-from tradeplane.operator.engine import OperatorContext, Pass
+from tradeplane.operator.engine import KindDecider, OperatorContext, Pass
+from tradeplane.operator.indexes import Indexed, find, observe_all
 from tradeplane.reconcilers.dataset_build import (
     COMPONENT,
     REQUEST_ANNOTATION,
@@ -28,17 +26,12 @@ from tradeplane.reconcilers.dataset_build import (
     previous_build,
 )
 from tradeplane.reconcilers.featureset import FeatureSetInputs, reconcile_featureset
-from tradeplane.reconcilers.plan import Plan
-from tradeplane.reconcilers.references import Observed, Reference, references
+from tradeplane.reconcilers.plan import Decision
+from tradeplane.reconcilers.references import references
 from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
 from tradeplane.runtime.features.snapshot_store import count_snapshots, latest_snapshot
-from tradeplane.runtime.workloads.kubernetes import KubernetesDriver
-from tradeplane.runtime.workloads.local import LocalProcessDriver
 from tradeplane.runtime.workloads.spec import WorkloadDriver, WorkloadKind, WorkloadSpec
-
-DETAIL_BYTES = 16384
-"""How much of a failed local Job's log is read back for its last error line."""
 
 
 def compute_contract(spec: FeatureSetSpec) -> FeatureContract | Exception:
@@ -70,59 +63,34 @@ async def read_snapshot(
     )
 
 
-VERDICT_PREFIXES = ("dataset incomplete", "build-dataset failed")
-"""How the builder's stderr verdicts begin (``dataset_cli``); the problem list follows, one per line."""
-
-
-def last_error(path: Path) -> str | None:
-    """The builder's last verdict with its problem lines, as one line; the driver's own lines start
-    with ``[tradeplane]``."""
-    try:
-        with path.open("rb") as log:
-            log.seek(0, 2)
-            log.seek(max(0, log.tell() - DETAIL_BYTES))
-            lines = log.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return None
-    found = [line.strip() for line in lines if line.strip() and not line.startswith("[tradeplane]")]
-    starts = [i for i, line in enumerate(found) if line.lower().startswith(VERDICT_PREFIXES)]
-    if starts:
-        return " ".join(found[starts[-1] :])
-    return found[-1] if found else None
-
-
 async def observe_job(driver: WorkloadDriver, namespace: str, job: str) -> JobObservation:
     """Status needs only the name and kind; a stand-in spec avoids re-deriving the Job's arguments."""
     probe = WorkloadSpec(
         name=job, namespace=namespace, kind=WorkloadKind.JOB, component=COMPONENT, command=("tradeplane",)
     )
     status = await asyncio.to_thread(driver.status, probe)
-    detail = None
-    if status.failed and isinstance(driver, LocalProcessDriver):
-        detail = await asyncio.to_thread(last_error, driver.log_path(probe))
+    detail = await asyncio.to_thread(driver.failure_detail, probe) if status.failed else None
     return JobObservation(status, detail)
 
 
 def builds_in_pods(driver: WorkloadDriver | None) -> bool:
     """Whether a build Job becomes a pod, whose own filesystem dies with it (the reconciler then
     mounts the datasets claim); a local child keeps writing under ``$TRADEPLANE_HOME/datasets``."""
-    return isinstance(driver, KubernetesDriver)
+    return driver is not None and driver.runs_in_pods
 
 
-def _named(obj: Mapping[str, Any]) -> str:
-    document = {"metadata": {"name": obj["metadata"]["name"]}, "spec": obj.get("spec") or {}}
+def _named(obj: Indexed) -> str:
+    document = {"metadata": {"name": obj.name}, "spec": dict(obj.spec)}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
-async def build_target(
-    step: Pass, context: OperatorContext, spec: FeatureSetSpec, contract: FeatureContract
-) -> BuildTarget | None:
+def build_target(step: Pass[FeatureSetSpec], contract: FeatureContract) -> BuildTarget | None:
     """The first referenced Instrument and its Venue (the builder reads one instrument), or None."""
-    instrument = await context.kube.get_custom("instruments", step.namespace, spec.instrument_refs[0].name)
+    instrument = find(step, "instruments", step.spec.instrument_refs[0].name)
     if instrument is None:
         return None
-    venue_name = ((instrument.get("spec") or {}).get("venueRef") or {}).get("name")
-    venue = await context.kube.get_custom("venues", step.namespace, str(venue_name)) if venue_name else None
+    venue_name = (instrument.spec.get("venueRef") or {}).get("name")
+    venue = find(step, "venues", str(venue_name)) if venue_name else None
     if venue is None:
         return None
     return BuildTarget(
@@ -133,19 +101,18 @@ async def build_target(
     )
 
 
-async def decide_featureset(
-    step: Pass, context: OperatorContext, observed: Mapping[Reference, Observed]
-) -> Plan:
-    spec: FeatureSetSpec = getattr(step.resource, "spec")  # noqa: B009
+async def decide_featureset(step: Pass[FeatureSetSpec], context: OperatorContext) -> Decision:
+    spec = step.spec
     metadata = step.body["metadata"]
-    name = str(metadata["name"])
+    name = step.name
     contract = compute_contract(spec)
     refs = references(spec)
+    observed = observe_all(step, refs)
     target = snapshot = job = None
     if isinstance(contract, FeatureContract) and all(found.exists for found in observed.values()):
         if all(found.ready for found in observed.values()) and context.workloads is not None:
-            target = await build_target(step, context, spec, contract)
-        snapshot = await read_snapshot(context.audit, step.namespace, name, contract.fingerprint)
+            target = build_target(step, contract)
+        snapshot = await read_snapshot(context.database, step.namespace, name, contract.fingerprint)
         last = previous_build(step.status)
         if last is not None and last.phase == "Running" and context.workloads is not None:
             job = await observe_job(context.workloads, step.namespace, last.job)
@@ -154,7 +121,7 @@ async def decide_featureset(
         FeatureSetInputs(
             namespace=step.namespace,
             name=name,
-            uid=str(metadata["uid"]),
+            uid=step.uid,
             spec=spec,
             contract=contract,
             refs=refs,
@@ -170,3 +137,6 @@ async def decide_featureset(
             in_pods=builds_in_pods(context.workloads),
         )
     )
+
+
+FEATURESET = KindDecider(FeatureSetSpec, decide_featureset)

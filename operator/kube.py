@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from typing import Any
 
 from kubernetes import client
@@ -24,53 +25,31 @@ class KubeClient:
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
-    async def secret_keys(self, namespace: str, name: str) -> SecretCheck:
-        def get() -> SecretCheck:
-            try:
-                secret = self.core.read_namespaced_secret(name, namespace)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return SecretCheck(exists=False)
-                raise
-            keys = frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
-            return SecretCheck(exists=True, keys=keys)
-
-        return await asyncio.to_thread(get)
-
-    async def credentials(
+    async def secret(
         self, namespace: str, name: str, api_key_key: str, secret_key_key: str
-    ) -> Credentials | None:
-        """The key pair from a Secret, or None when it or a key is gone; values stay in memory only."""
+    ) -> tuple[SecretCheck, Credentials | None]:
+        """Which keys the Secret has, and the key pair when both named keys hold a value, from one
+        read; the values stay in memory only and never reach a reconciler."""
 
-        def get() -> Credentials | None:
+        def get() -> tuple[SecretCheck, Credentials | None]:
             try:
-                secret = self.core.read_namespaced_secret(name, namespace)
+                # raw JSON: only two keys are wanted, not the client's model of the whole Secret
+                response = self.core.read_namespaced_secret(name, namespace, _preload_content=False)
             except ApiException as exc:
                 if exc.status == 404:
-                    return None
+                    return SecretCheck(exists=False), None
                 raise
-            data = secret.data or {}
+            secret: dict[str, Any] = json.loads(response.data)  # type: ignore[arg-type]
+            data: dict[str, str] = secret.get("data") or {}
+            keys = frozenset(data.keys()) | frozenset((secret.get("stringData") or {}).keys())
+            check = SecretCheck(exists=True, keys=keys)
             if api_key_key not in data or secret_key_key not in data:
-                return None
+                return check, None
             decoded = (
                 base64.b64decode(data[api_key_key]).decode(),
                 base64.b64decode(data[secret_key_key]).decode(),
             )
-            return Credentials(*decoded) if all(decoded) else None
-
-        return await asyncio.to_thread(get)
-
-    async def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A tradeplane object by name, or None when it does not exist (any more)."""
-
-        def get() -> dict[str, Any] | None:
-            try:
-                found = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return found if isinstance(found, dict) else None
+            return check, Credentials(*decoded) if all(decoded) else None
 
         return await asyncio.to_thread(get)
 
@@ -79,7 +58,8 @@ class KubeClient:
 
         def create() -> None:
             try:
-                self.core.create_namespaced_event(namespace, body)  # type: ignore[arg-type]
+                # the created Event is not needed back: skipping its model deserialisation saves CPU
+                self.core.create_namespaced_event(namespace, body, _preload_content=False)  # type: ignore[arg-type]
             except ApiException as exc:
                 if exc.status != 409:
                     raise
@@ -92,7 +72,9 @@ class KubeClient:
         def patch() -> None:
             body = {"metadata": {"annotations": annotations}}
             try:
-                self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
+                self.custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, name, body, _preload_content=False
+                )
             except ApiException as exc:
                 if exc.status != 404:
                     raise

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import aiohttp
 import kopf
+import uvloop
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradeplane.crds.annotations import FINALIZER, PREFIX
 from tradeplane.operator import handlers
@@ -19,7 +24,24 @@ from tradeplane.operator.resync import sweep_forever
 from tradeplane.operator.workload_driver import workload_driver
 from tradeplane.runtime.kubeapi import api_client
 from tradeplane.runtime.store.engine import create_engine, database_url
-from tradeplane.runtime.workloads.local import LocalProcessDriver
+
+IO_THREADS = 10
+"""Threads for the synchronous Kubernetes client and workload driver calls: as many as the client
+keeps connections to the API server (``connection_pool_maxsize``, 5 per CPU, at least 10 here),
+so a burst reuses open TLS connections instead of handshaking for every call beyond the pool."""
+DATABASE_CONNECTIONS = 16
+"""Kept open: a GitOps sync reconciles many objects at once, and each pass appends audit records
+or reads snapshots; a connection opened per pass beyond a small pool costs a server backend."""
+
+
+async def _open_pool(database: AsyncEngine) -> None:
+    """Open the pool's connections now: the first passes of a burst (a GitOps sync, a restart
+    resuming every object) then do not each pay for a connect, a server backend and the driver's
+    type introspection while objects queue up; a bad DATABASE_URL fails at start."""
+    async with contextlib.AsyncExitStack() as stack:
+        await asyncio.gather(
+            *(stack.enter_async_context(database.connect()) for _ in range(DATABASE_CONNECTIONS))
+        )
 
 
 @kopf.on.startup()
@@ -36,19 +58,20 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -
     settings.watching.connect_timeout = 30
     settings.posting.level = logging.WARNING  # transitions are posted by the audit trail, with hashes
     settings.execution.max_workers = 8
+    io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="tradeplane-io")
+    asyncio.get_running_loop().set_default_executor(io)
     api = api_client(os.environ.get("KUBECONFIG"))
+    api.rest_client.pool_manager.connection_pool_kw["maxsize"] = IO_THREADS
     driver, database_secret = workload_driver(api)
     memo.context = OperatorContext(
         kube=KubeClient(api),
-        audit=create_engine(database_url()),
+        database=create_engine(database_url(), pool_size=DATABASE_CONNECTIONS),
         workloads=driver,
         database_secret=database_secret,
+        venue_session=aiohttp.ClientSession(),
     )
-    # Open one database connection now: the first transitions then do not pay for the connect
-    # and the driver's lazy imports while objects queue up (and a bad DATABASE_URL fails at start).
-    async with memo.context.audit.connect():
-        pass
-    # kopf hands operator-level handlers its live indexes; the sweep reads the "_due" ones.
+    await _open_pool(memo.context.database)
+    # kopf hands operator-level handlers its live indexes; the sweep reads their due times.
     memo.resync = asyncio.create_task(sweep_forever(kwargs, memo.context.kube, RESYNC_SECONDS))
 
 
@@ -59,11 +82,13 @@ async def close(memo: Any, **_: Any) -> None:
         resync.cancel()
     context: OperatorContext | None = getattr(memo, "context", None)
     if context is not None:
-        if isinstance(context.workloads, LocalProcessDriver):
+        if context.workloads is not None:
             # local children live no longer than their supervisor; a cluster's Deployments do
             await asyncio.to_thread(context.workloads.close)
         context.kube.close()
-        await context.audit.dispose()
+        if context.venue_session is not None:
+            await context.venue_session.close()
+        await context.database.dispose()
 
 
 def run(
@@ -78,10 +103,14 @@ def run(
     serve(bind_address, metrics_port)
     liveness = f"http://{bind_address}:{liveness_port}/healthz" if liveness_port else None
     kopf.configure(verbose=False)
-    kopf.run(
-        standalone=True,
-        clusterwide=all_namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness,
-        memo=kopf.Memo(),
-    )
+    # uvloop, as ``kopf run`` would pick: every pass is a chain of awaits (database, API server,
+    # venue), and a burst of objects makes the loop's per-await cost the reconcile latency
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        kopf.run(
+            loop=runner.get_loop(),
+            standalone=True,
+            clusterwide=all_namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(),
+        )

@@ -3,8 +3,12 @@
 Per-object kopf timers would do this too, but every timer puts a finalizer on every object: each
 create then costs an extra PATCH and a consistency wait, and deleting anything hangs while the
 operator is down. One sweep over an index of due objects needs neither. A nudge is the annotation
-``reconcile.tradeplane.io/requested-at`` (Flux's ``requestedAt`` pattern), which kopf sees as a
-change and answers with the ordinary reconcile handler.
+``reconcile.tradeplane.io/due-at``, which kopf sees as a change and answers with the ordinary
+reconcile handler; the pass then does what is due by the status, nothing more.
+
+``reconcile.tradeplane.io/requested-at`` (Flux's ``requestedAt`` pattern) is a person's request:
+changing it also reads now what is otherwise read on a schedule (exchange metadata). The sweep
+never sets it, or every due ingest check would re-read the venue's metadata.
 """
 
 from __future__ import annotations
@@ -16,29 +20,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradeplane.crds.annotations import RECONCILE_REQUESTED_AT
+from tradeplane.operator.indexes import due_objects
 from tradeplane.operator.kube import KubeClient
 
 REQUESTED_AT = RECONCILE_REQUESTED_AT
 """Alias of the key in ``crds.annotations``, under the name the handlers know."""
-DUE_SUFFIX = "_due"
+DUE_AT = "reconcile.tradeplane.io/due-at"
+"""The sweep's nudge. Not under ``tradeplane.io/``: kopf keeps its own bookkeeping under that prefix
+and ignores changes there, so such a nudge would never start a pass."""
 logger = logging.getLogger(__name__)
-
-
-def due_index_id(plural: str) -> str:
-    return f"{plural}{DUE_SUFFIX}"
 
 
 async def sweep_once(indexes: Mapping[str, Any], kube: KubeClient, now: datetime) -> int:
     """Nudge every object whose due time has come; returns how many were nudged."""
     stamp = now.isoformat().replace("+00:00", "Z")
     nudged = 0
-    for index_name, index in indexes.items():
-        if not index_name.endswith(DUE_SUFFIX):
-            continue
-        for (namespace, plural, name), dues in list(index.items()):
-            if any(due <= now for due in dues):
-                await kube.annotate(plural, namespace, name, {REQUESTED_AT: stamp})
-                nudged += 1
+    for namespace, entry in due_objects(indexes):
+        if entry.due is not None and entry.due <= now and namespace is not None:
+            await kube.annotate(entry.plural, namespace, entry.name, {DUE_AT: stamp})
+            nudged += 1
     return nudged
 
 

@@ -1,10 +1,16 @@
-"""What the operator asks the venue during a reconcile pass, and how it stores the answers.
+"""What the operator asks the venue during a reconcile pass: reads only.
 
-Side effects live here (HTTP to the venue, snapshot rows in PostgreSQL); judging them is the pure
-reconcilers' job. A malformed payload is never thrown away: it becomes an invalid snapshot version
-(raw record kept, problem named, counted in a metric), so the newest version says what the venue
-serves and trading on it fails closed. Network trouble is not a metadata change: it is reported
-with the snapshot stored earlier, which goes stale on its own schedule.
+The answers become :class:`RecordSnapshot` effects that the engine stores (``operator/engine.py``);
+judging them is the pure reconcilers' job. A malformed payload is never thrown away: it becomes an
+invalid snapshot version (raw record kept, problem named, counted in a metric), so the newest
+version says what the venue serves and trading on it fails closed. Network trouble is not a
+metadata change: it is reported with the snapshot stored earlier, which goes stale on its own
+schedule.
+
+A pass never sleeps on the venue: the client makes one attempt per request, and a failed read is
+tried again through the requeue path (a venue failure is due at the next sweep, a stored snapshot
+is re-read ``RETRY_AFTER_FAILURE`` later). Retrying inside the pass would hold the object's verdict
+back by the whole backoff while the verdict (unreachable) is already known.
 """
 
 from __future__ import annotations
@@ -23,8 +29,7 @@ from tradeplane.crds.common import parse_duration
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.metrics import VENUE_PAYLOAD_INVALID, VENUE_REQUEST_FAILURES
 from tradeplane.reconcilers.conditions import Outcome, Progress
-from tradeplane.reconcilers.instrument import SyncResult
-from tradeplane.reconcilers.venue import VenueSync
+from tradeplane.reconcilers.plan import RecordSnapshot
 from tradeplane.runtime.millis import from_ms
 from tradeplane.runtime.venue import snapshots
 from tradeplane.runtime.venue.canonical import canonical_decimal, sha256_fingerprint
@@ -46,11 +51,13 @@ from tradeplane.runtime.venue.metadata import (
     normalise_tiers,
     select_contract,
 )
+from tradeplane.runtime.venue.rest import RetryPolicy
 from tradeplane.runtime.venue.snapshots import Observation, SnapshotKey
 from tradeplane.runtime.venue.tradability import contract_document
 
 logger = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 5.0
+ONE_ATTEMPT = RetryPolicy(attempts=1)
 FUNDING_HISTORY_ROWS = 12
 """Enough settlements to see the schedule twice over even at 1 h funding, few enough to be cheap."""
 
@@ -63,13 +70,19 @@ class VenueTarget:
     name: str
     spec: VenueSpec
 
-    def client(self, credentials: Credentials | None = None) -> BingXClient:
+    def client(
+        self, credentials: Credentials | None = None, session: aiohttp.ClientSession | None = None
+    ) -> BingXClient:
+        """A client of this venue; on the operator's shared ``session`` when given (connections,
+        TLS included, are then reused across passes instead of opened for each)."""
         recv_window_ms = int(parse_duration(self.spec.recv_window).total_seconds() * 1000)
         return BingXClient(
             self.spec.endpoints.rest,
             credentials=credentials,
+            session=session,
             recv_window_ms=recv_window_ms,
             timeout_s=REQUEST_TIMEOUT_S,
+            retry=ONE_ATTEMPT,
         )
 
     def key(self, kind: snapshots.SnapshotKind, subject: str) -> SnapshotKey:
@@ -123,26 +136,32 @@ async def _contract_observation(client: BingXClient, symbol: str) -> tuple[Obser
     return observation, next_funding
 
 
-async def sync_instrument(
-    engine: AsyncEngine, target: VenueTarget, symbol: str, *, now: datetime, max_age: timedelta
-) -> SyncResult:
-    key = target.key("contract", symbol)
+@dataclass(frozen=True)
+class ContractReading:
+    """The contract as read now (to be stored), or why it could not be read."""
+
+    record: RecordSnapshot | None = None
+    next_funding_time: datetime | None = None
+    failure: Outcome | None = None
+
+
+async def read_contract(
+    target: VenueTarget, symbol: str, *, max_age: timedelta, session: aiohttp.ClientSession | None = None
+) -> ContractReading:
     try:
-        async with target.client() as client:
+        async with target.client(session=session) as client:
             observation, next_funding = await _contract_observation(client, symbol)
     except TRANSIENT as error:
-        return SyncResult(snapshot=await snapshots.current(engine, key), failure=failure_outcome(error))
-    recorded = await snapshots.record(engine, key, observation, now=now, max_age=max_age)
-    return SyncResult(snapshot=recorded.current, created=recorded.created, next_funding_time=next_funding)
+        return ContractReading(failure=failure_outcome(error))
+    record = RecordSnapshot(target.key("contract", symbol), observation, max_age)
+    return ContractReading(record=record, next_funding_time=next_funding)
 
 
 def _dump(payload: Any) -> Any:
     return payload.model_dump(by_alias=True, mode="python")
 
 
-async def _observe(
-    engine: AsyncEngine, key: SnapshotKey, raw: Any, normalise: Any, *, now: datetime, max_age: timedelta
-) -> snapshots.Recorded:
+def _observe(raw: Any, normalise: Any, key: SnapshotKey, max_age: timedelta) -> RecordSnapshot:
     try:
         normalised = normalise(raw)
     except MetadataInvalid as problem:
@@ -151,7 +170,7 @@ async def _observe(
         observation = Observation(raw=raw, problem=str(problem))
     else:
         observation = Observation(raw=raw, normalised=normalised, fingerprint=sha256_fingerprint(normalised))
-    return await snapshots.record(engine, key, observation, now=now, max_age=max_age)
+    return RecordSnapshot(key, observation, max_age)
 
 
 def _account(balances: Iterable[Any], positions: Iterable[Any]) -> dict[str, Any] | None:
@@ -184,9 +203,10 @@ def _account(balances: Iterable[Any], positions: Iterable[Any]) -> dict[str, Any
     }
 
 
-async def _stored_fees(
+async def stored_fees(
     engine: AsyncEngine, target: VenueTarget, symbols: Iterable[str]
 ) -> tuple[snapshots.Snapshot | None, dict[str, snapshots.Snapshot]]:
+    """The commission rates and margin tiers stored earlier (passes where they are not due)."""
     fees = await snapshots.current(engine, target.key("commission", "account"))
     tiers = {}
     for symbol in sorted(set(symbols)):
@@ -195,58 +215,57 @@ async def _stored_fees(
     return fees, tiers
 
 
-async def sync_venue(
-    engine: AsyncEngine,
+@dataclass(frozen=True)
+class VenueReading:
+    """What one pass read from the venue; ``failure`` set means the rest may be partial."""
+
+    failure: Outcome | None = None
+    clock_skew_ms: int | None = None
+    fees: tuple[RecordSnapshot, ...] = ()
+    """Commission rates first, then the margin tiers of each traded symbol (when they were due)."""
+    account: dict[str, Any] | None = None
+
+
+async def read_venue(
     target: VenueTarget,
     credentials: Credentials | None,
     symbols: Iterable[str],
     *,
-    now: datetime,
-    read_fees: bool = True,
-) -> VenueSync:
+    read_fees: bool,
+    session: aiohttp.ClientSession | None = None,
+) -> VenueReading:
     """Clock skew always; with credentials the balance and positions, and (when ``read_fees``) the
-    commission rates and the margin tiers of every traded symbol, else those stored earlier."""
+    commission rates and the margin tiers of every traded symbol."""
     max_age = parse_duration(target.spec.refresh.fees) * 2
     clock_skew: int | None = None
-    created: set[str] = set()
-    fees_created = False
+    fees: list[RecordSnapshot] = []
     try:
-        async with target.client(credentials) as client:
+        async with target.client(credentials, session) as client:
             clock_skew = await client.sync_clock()
             if credentials is None:
-                return VenueSync(clock_skew_ms=clock_skew)
+                return VenueReading(clock_skew_ms=clock_skew)
             if read_fees:
                 commission = _dump(await client.commission_rate())
-                recorded = await _observe(
-                    engine,
-                    target.key("commission", "account"),
-                    commission,
-                    lambda raw: normalise_commission(raw).to_json(),
-                    now=now,
-                    max_age=max_age,
+                fees.append(
+                    _observe(
+                        commission,
+                        lambda raw: normalise_commission(raw).to_json(),
+                        target.key("commission", "account"),
+                        max_age,
+                    )
                 )
-                fees_created = recorded.created
                 for symbol in sorted(set(symbols)):
                     rows = [_dump(row) for row in await client.maint_margin_ratio(symbol)]
-                    tier = await _observe(
-                        engine,
-                        target.key("margin_tiers", symbol),
-                        rows,
-                        lambda raw: {"tiers": [t.to_json() for t in normalise_tiers(raw)]},
-                        now=now,
-                        max_age=max_age,
+                    fees.append(
+                        _observe(
+                            rows,
+                            lambda raw: {"tiers": [t.to_json() for t in normalise_tiers(raw)]},
+                            target.key("margin_tiers", symbol),
+                            max_age,
+                        )
                     )
-                    if tier.created:
-                        created.add(symbol)
             account = _account(await client.balance(), await client.positions())
     except TRANSIENT as error:
-        return VenueSync(failure=failure_outcome(error), clock_skew_ms=clock_skew)
-    fees, tiers = await _stored_fees(engine, target, symbols)
-    return VenueSync(
-        clock_skew_ms=clock_skew,
-        fees=fees,
-        fees_created=fees_created,
-        tiers=tiers,
-        tiers_created=frozenset(created),
-        account=account,
-    )
+        # what was read before the failure is still stored: it is what the venue served
+        return VenueReading(failure=failure_outcome(error), clock_skew_ms=clock_skew, fees=tuple(fees))
+    return VenueReading(clock_skew_ms=clock_skew, fees=tuple(fees), account=account)

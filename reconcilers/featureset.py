@@ -31,7 +31,7 @@ from tradeplane.reconcilers.dataset_build import (
     previous_build,
 )
 from tradeplane.reconcilers.kinds import conditions_of, status_with
-from tradeplane.reconcilers.plan import AuditEntry, Plan
+from tradeplane.reconcilers.plan import AuditEntry, Plan, applying
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
 from tradeplane.reconcilers.statemachine import Step
 from tradeplane.runtime.features.contract import FeatureContract
@@ -258,7 +258,7 @@ def reconcile_featureset(inputs: FeatureSetInputs) -> Plan:
     return Plan(
         status=_with_contract_condition(result, verdict, generation, now),
         audit=_audit(status or {}, contract, snapshot) + lifecycle.audit,
-        workloads=workloads,
+        effects=applying(workloads),
     )
 
 

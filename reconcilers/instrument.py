@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tradeplane.crds.common import Condition, format_duration, format_time
+from tradeplane.crds.common import Condition, format_duration, format_time, parse_time
 from tradeplane.reconcilers.conditions import ConditionStatus, Outcome, Progress, set_condition
 from tradeplane.reconcilers.ingest import DATA_FRESH, INGESTING, IngestVerdict
 from tradeplane.reconcilers.kinds import conditions_of, status_with
-from tradeplane.reconcilers.plan import AuditEntry, Plan
+from tradeplane.reconcilers.plan import AuditEntry, Effect, Plan, applying
 from tradeplane.reconcilers.references import Observed, Reference, missing_references
 from tradeplane.runtime.venue import tradability
 from tradeplane.runtime.venue.snapshot_record import Snapshot
@@ -40,6 +40,48 @@ class SyncResult:
     failure: Outcome | None = None
     """Why the venue could not be read (the snapshot then is the one stored earlier)."""
     next_funding_time: datetime | None = None
+    fetched: bool = True
+    """The venue was asked in this pass; otherwise the stored snapshot is judged as it stands and
+    the next read stays as scheduled."""
+
+
+def metadata_due(
+    status: Mapping[str, Any] | None,
+    *,
+    generation: int | None,
+    now: datetime,
+    refresh: timedelta,
+    requested: bool = False,
+) -> bool:
+    """Whether the contract must be read from the venue in this pass.
+
+    Metadata changes rarely, so it is read on the schedule ``status.metadata.nextSyncTime`` keeps
+    (the Venue's ``spec.refresh.metadata``; ``RETRY_AFTER_FAILURE`` after a failed read), when the
+    spec changed, when nothing was read yet, when the Venue's refresh shrank below the time still
+    to wait, and when someone asked (``requested``). Between reads a pass judges the stored
+    snapshot, whose validity still runs out on time.
+    """
+    status = status or {}
+    metadata = status.get("metadata") or {}
+    next_sync = parse_time(metadata.get("nextSyncTime"))
+    return (
+        requested
+        or status.get("observedGeneration") != generation
+        or next_sync is None
+        or next_sync <= now
+        or next_sync - now > refresh
+    )
+
+
+def venue_lacks_tiers(venue_spec: Mapping[str, Any], venue_status: Mapping[str, Any], symbol: str) -> bool:
+    """Whether the Venue should be asked to read this symbol's margin tiers now.
+
+    A Venue reads margin tiers for the symbols traded on it; without a nudge a new symbol's tiers
+    would wait for the Venue's next scheduled read. An unsigned Venue reads no tiers at all.
+    """
+    if not venue_spec.get("credentials"):
+        return False
+    return symbol not in {row.get("symbol") for row in venue_status.get("marginTiers") or []}
 
 
 @dataclass(frozen=True)
@@ -163,9 +205,16 @@ def reconcile_instrument(
     refresh: timedelta,
     ingest: IngestVerdict | None = None,
     workloads: tuple[WorkloadSpec, ...] = (),
+    effects: tuple[Effect, ...] = (),
 ) -> Plan:
     """``sync`` is None when the venue could not even be asked (its reference is missing);
-    ``ingest`` is what the ingestor's data says, ``workloads`` the ingestor that must run."""
+    ``ingest`` is what the ingestor's data says, ``workloads`` the ingestor that must run and
+    ``effects`` what else the pass must do (a nudge of the Venue).
+
+    The ingestor starts once the venue has described the contract (a snapshot is stored, valid or
+    not): before that the venue has never answered, so an ingestor could only retry connecting,
+    and the pass that stores the first snapshot starts it.
+    """
     missing = missing_references(refs, observed)
     if missing is not None or sync is None:
         outcome = missing or Outcome(Progress.PROGRESSING, "VenueNotFound", "the Venue is not readable")
@@ -173,6 +222,9 @@ def reconcile_instrument(
     verdict = judge(sync, now)
     metadata = metadata_status(sync, verdict, now=now, refresh=refresh)
     previous = (status or {}).get("metadata")
+    scheduled = (previous or {}).get("nextSyncTime")
+    if metadata is not None and not sync.fetched and scheduled:
+        metadata["nextSyncTime"] = scheduled  # not read now: the schedule stands
     fields: dict[str, Any] = {"metadata": metadata}
     if ingest is not None:
         fields["ingest"] = {**ingest.ingest, "nextCheckTime": format_time(ingest.next_check)}
@@ -192,4 +244,5 @@ def reconcile_instrument(
     result["conditions"] = [c.to_k8s() for c in conditions]
     if metadata is None:
         result.pop("metadata", None)
-    return Plan(status=result, audit=_audit(previous, metadata, verdict), workloads=workloads)
+    running = applying(workloads) if sync.snapshot is not None else ()
+    return Plan(status=result, audit=_audit(previous, metadata, verdict), effects=(*running, *effects))

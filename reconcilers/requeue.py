@@ -7,7 +7,8 @@ RiskPolicy resume waiting out its cooldown, a FeatureSet's build Job or schedule
 and anything read from the exchange (metadata, fees, the account), which is re-read at
 ``nextSyncTime`` and goes stale at ``validUntil``. This pure rule
 says when such an object is due; the operator's resync sweep nudges due objects instead of running
-a timer (and a finalizer) on every object.
+a timer (and a finalizer) on every object. It is the only requeue path: a reconciler that wants
+another look writes the time into status (or a verdict this rule knows), never a timer of its own.
 """
 
 from __future__ import annotations

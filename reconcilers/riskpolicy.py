@@ -155,17 +155,17 @@ def reconcile(
     status = RiskPolicyStatus.model_validate(raw_status or {})
     step = MACHINE.run(spec, status, NOTHING_OBSERVED, now)
     state: TradingState = step.status.state or "ACTIVE"
+    # a resume waiting out its cooldown is brought back by the due index (reconcilers.requeue)
     cooldown_end = resume_cooldown_end(spec, step.status, now)
-    requeue_after = (cooldown_end - now).total_seconds() if cooldown_end is not None else None
     if not step.audit:
         message = status.state_reason or ""
         if cooldown_end is not None:
             message = f"resume requested; the kill-switch cooldown ends at {cooldown_end.isoformat()}"
         plan_status = status_with(raw_status, _outcome(state, message), generation=generation, now=now)
-        return Plan(status=plan_status, requeue_after=requeue_after)
+        return Plan(status=plan_status)
 
     written = step.status.to_k8s()
     fields = {key: written[key] for key in ("state", "stateReason", "stateSince")}
     outcome = _outcome(state, step.status.state_reason or "")
     plan_status = status_with(raw_status, outcome, generation=generation, now=now, **fields)
-    return Plan(status=plan_status, audit=step.audit, requeue_after=requeue_after)
+    return Plan(status=plan_status, audit=step.audit)

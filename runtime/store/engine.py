@@ -81,9 +81,13 @@ def database_url() -> str:
     return _default_database()
 
 
-def create_engine(url: str | None = None) -> AsyncEngine:
-    """Pre-ping, because pooled connections outlive restarts of the embedded server."""
-    return create_async_engine(normalise_url(url or database_url()), pool_pre_ping=True)
+def create_engine(url: str | None = None, *, pool_size: int = 5) -> AsyncEngine:
+    """Pre-ping, because pooled connections outlive restarts of the embedded server.
+
+    ``pool_size`` connections are kept open; a burst beyond it opens (and then closes) up to ten
+    more, each a new server backend.
+    """
+    return create_async_engine(normalise_url(url or database_url()), pool_pre_ping=True, pool_size=pool_size)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

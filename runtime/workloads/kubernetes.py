@@ -25,6 +25,7 @@ from tradeplane.runtime.workloads.spec import (
     WorkloadSpec,
     WorkloadStatus,
 )
+from tradeplane.runtime.workloads.verdict import last_verdict
 
 FIELD_MANAGER = "tradeplane-operator"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -91,6 +92,8 @@ def _pod_template(spec: WorkloadSpec, restart_policy: str) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
+        # a failed container's log tail becomes its termination message: the workload's verdict
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_DIR}, *mounts],
     }
     if spec.args:
@@ -217,6 +220,10 @@ def job_status(job: client.V1Job, restarts: int) -> WorkloadStatus:
     )
 
 
+def _created(pod: client.V1Pod) -> str:
+    return str((pod.metadata and pod.metadata.creation_timestamp) or "")
+
+
 class KubernetesDriver:
     """Realises workloads as Deployments and Jobs through the API server.
 
@@ -231,6 +238,7 @@ class KubernetesDriver:
         api_client: client.ApiClient | None = None,
         field_manager: str = FIELD_MANAGER,
     ) -> None:
+        self._owns_client = api_client is None
         if api_client is None:
             api_client = kube_api_client(kubeconfig)
         self.api_client = api_client
@@ -239,8 +247,18 @@ class KubernetesDriver:
         self.batch = client.BatchV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
 
+    @property
+    def runs_in_pods(self) -> bool:
+        return True
+
+    @property
+    def owns_cleanup(self) -> bool:
+        return False  # ownerReferences: the garbage collector removes an owner's workloads
+
     def close(self) -> None:
-        self.api_client.close()  # type: ignore[no-untyped-call]
+        """Close the API client if this driver created it; a shared one belongs to its creator."""
+        if self._owns_client:
+            self.api_client.close()  # type: ignore[no-untyped-call]
 
     def apply(self, spec: WorkloadSpec) -> None:
         patch: Callable[..., Any] = (
@@ -269,6 +287,27 @@ class KubernetesDriver:
                 kind = "Deployment" if spec.kind is WorkloadKind.SERVICE else "Job"
                 return WorkloadStatus(exists=False, message=f"{kind} {spec.namespace}/{spec.name} not found")
             raise
+
+    def failure_detail(self, spec: WorkloadSpec) -> str | None:
+        """The failed pod's termination message (its log tail, see the pod template), else the
+        Job's Failed condition message."""
+        try:
+            job = self.batch.read_namespaced_job(spec.name, spec.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        failed = _true((job.status or client.V1JobStatus()).conditions, "Failed")
+        selector = ",".join(f"{k}={v}" for k, v in sorted(spec.selector_labels.items()))
+        pods = self.core.list_namespaced_pod(spec.namespace, label_selector=selector).items
+        for pod in sorted(
+            pods, key=lambda p: str((p.metadata and p.metadata.creation_timestamp) or ""), reverse=True
+        ):
+            for container in (pod.status.container_statuses if pod.status else None) or []:
+                terminated = container.state.terminated if container.state else None
+                if terminated is not None and terminated.exit_code and terminated.message:
+                    return last_verdict(terminated.message)
+        return None if failed is None else f"{failed.reason}: {failed.message}"
 
     def delete(self, ref: WorkloadRef) -> None:
         """Background propagation: return at once, the garbage collector removes the pods."""

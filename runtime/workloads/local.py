@@ -37,6 +37,7 @@ from tradeplane.runtime.workloads.spec import (
     WorkloadSpec,
     WorkloadStatus,
 )
+from tradeplane.runtime.workloads.verdict import last_error
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,18 @@ class LocalProcessDriver:
         if supervised is None:
             return WorkloadStatus(exists=False, message=f"{spec.namespace}/{spec.name} is not running here")
         return supervised.status()
+
+    @property
+    def runs_in_pods(self) -> bool:
+        return False
+
+    @property
+    def owns_cleanup(self) -> bool:
+        return True
+
+    def failure_detail(self, spec: WorkloadSpec) -> str | None:
+        """The child's last verdict from its log, which the supervisor's status cannot carry."""
+        return last_error(self.log_path(spec))
 
     def process(self, spec: WorkloadSpec) -> ProcessRecord | None:
         """The current (or last) child, so callers can show its pid and log."""

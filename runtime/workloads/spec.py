@@ -315,10 +315,36 @@ class WorkloadStatus:
 
 
 class WorkloadDriver(Protocol):
-    """Realises workloads; every method is idempotent so level-based reconcilers can call it always."""
+    """Realises workloads; every method is idempotent so level-based reconcilers can call it always.
+
+    Callers never ask which driver they hold: what differs between a cluster and one machine is
+    said here (``runs_in_pods``, ``owns_cleanup``, ``failure_detail``).
+    """
+
+    @property
+    def runs_in_pods(self) -> bool:
+        """Whether a workload runs in a pod, whose own filesystem dies with it: anything it must
+        keep (a dataset snapshot) then goes to a mounted claim (:class:`VolumeMount`). A local
+        child writes to the operator's own, durable filesystem instead."""
+        ...
+
+    @property
+    def owns_cleanup(self) -> bool:
+        """Whether stopping an owner's workloads is the driver's job. A cluster garbage-collects
+        them through their ownerReferences; local children have no owner but their supervisor."""
+        ...
 
     def apply(self, spec: WorkloadSpec) -> None: ...
 
     def status(self, spec: WorkloadSpec) -> WorkloadStatus: ...
 
+    def failure_detail(self, spec: WorkloadSpec) -> str | None:
+        """Why a failed job failed, in the workload's own words (its last verdict line), when the
+        driver can tell more than :attr:`WorkloadStatus.message`; never a secret value."""
+        ...
+
     def delete(self, ref: WorkloadRef) -> None: ...
+
+    def close(self) -> None:
+        """Release what the driver holds (local children stop with their supervisor)."""
+        ...

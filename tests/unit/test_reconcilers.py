@@ -184,7 +184,8 @@ def test_resume_waits_for_the_cooldown_then_resumes() -> None:
     halted = {"state": "HALTED", "stateSince": T0.isoformat(), "requested": _request("ACTIVE", T0, "bob")}
     early = riskpolicy.reconcile(SPEC, halted, 1, T0 + cooldown / 2)
     assert early.status["state"] == "HALTED" and early.audit == ()
-    assert early.requeue_after == pytest.approx((cooldown / 2).total_seconds())
+    # looked at again exactly when the cooldown ends, through the one requeue path (the due index)
+    assert recheck_due("RiskPolicy", SPEC.model_dump(by_alias=True), early.status) == T0 + cooldown
     assert "cooldown ends" in find(conditions_of(early.status), STALLED).message  # type: ignore[union-attr]
     resumed = riskpolicy.reconcile(SPEC, halted, 1, T0 + cooldown)
     assert resumed.status["state"] == "ACTIVE"

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from tradeplane.crds.featureset import FeatureSetSpec
-from tradeplane.operator.featureset import compute_contract, last_error
+from tradeplane.operator.featureset import compute_contract
 from tradeplane.reconcilers.dataset_build import REQUEST_ANNOTATION
 from tradeplane.runtime.commands import DATASET_REQUEST
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
+from tradeplane.runtime.workloads.verdict import last_error
 
 pytestmark = pytest.mark.unit
 
