@@ -85,7 +85,7 @@ async def close(memo: Any, **_: Any) -> None:
         if context.workloads is not None:
             # local children live no longer than their supervisor; a cluster's Deployments do
             await asyncio.to_thread(context.workloads.close)
-        context.kube.close()
+        await context.kube.close()
         if context.venue_session is not None:
             await context.venue_session.close()
         await context.database.dispose()

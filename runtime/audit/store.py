@@ -4,15 +4,19 @@ Write order (control-plane.md section 4): append the record first, then patch ``
 ``append`` is idempotent on the transition's idempotency key, so a reconciler that crashed after
 the append and before the patch retries, gets the stored record back, and patches with it.
 
-Appends to one object are serialised by a transaction-scoped advisory lock on the object's uid
-(taken before the head is read), so concurrent appenders never fork the chain; the
-UNIQUE(object_uid, seq) constraint is the backstop. This relies on READ COMMITTED (PostgreSQL's
-default): each statement after the lock sees what the previous lock holder committed.
+Appends are optimistic, two statements and no lock: one reads the record the key already names,
+the chain head and the database clock together; the other inserts the next link with ON CONFLICT
+DO NOTHING. The constraints decide every race: UNIQUE(object_uid, seq) refuses a second link after
+the same head (so concurrent appenders never fork the chain) and UNIQUE(object_uid,
+idempotency_key) a second record of one decision; the loser reads again and links after the winner
+or returns the winner's record. An operator appends to one object at a time, so a retry is rare,
+and a pass pays two round trips instead of a transaction around a lock and four reads. This
+relies on READ COMMITTED (PostgreSQL's default): each read sees what the winner committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,19 +30,16 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    insert,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradeplane.runtime.audit import chain
 from tradeplane.runtime.audit.chain import Problem
 from tradeplane.runtime.audit.record import AuditRecord, ObjectRef, Transition
-
-LOCK_CLASS = 0x41554454 & 0x7FFFFFFF  # "AUDT": keeps these advisory locks apart from other planes'
-"""First key of ``pg_advisory_xact_lock(int, int)``; the second is ``hashtext(uid)``."""
 
 audit_log = Table(
     "audit_log",
@@ -58,13 +59,16 @@ audit_log = Table(
 """What the code reads and writes; the DDL, privileges and triggers are migration 0002."""
 
 
+COLUMNS = tuple(column.name for column in audit_log.c if column.name != "id")
+"""A record's columns (the row id only orders records that share a seq)."""
+
+
 def _select() -> Select[Any]:
-    return select(*(c for c in audit_log.c if c.name != "id"))
+    return select(*(audit_log.c[name] for name in COLUMNS))
 
 
-def _record(row: Any) -> AuditRecord:
+def _record(values: Mapping[str, Any]) -> AuditRecord:
     """A stored row as it is, without validation: tampered rows must load so they can be judged."""
-    values = row._mapping
     return AuditRecord.model_construct(
         object=ObjectRef.model_construct(
             kind=values["object_kind"],
@@ -87,71 +91,104 @@ def _record(row: Any) -> AuditRecord:
     )
 
 
+MAX_ATTEMPTS = 64
+"""Lost races before an append gives up: each loss means another record was appended meanwhile."""
+
+
+class AppendContention(RuntimeError):
+    """The chain kept moving under this append (a writer loop, not a reconcile pass)."""
+
+
 async def append(target: AsyncEngine | AsyncConnection, transition: Transition) -> AuditRecord:
     """Record ``transition`` as the object's next link, or return the record a retry already stored.
 
-    With an engine, the append is its own transaction. With a connection already in a
-    transaction, it joins it: the lock is held and the row is visible only when the caller commits.
+    With an engine, each statement commits by itself. With a connection already in a transaction,
+    the append joins it: the row is visible only when the caller commits (a concurrent appender
+    then waits on the conflicting insert, and takes the next seq if the caller commits).
     """
     if isinstance(target, AsyncEngine):
-        async with target.begin() as connection:
-            return await _append(connection, transition)
+        async with target.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await _append(autocommit, transition)
     if target.in_transaction():
         return await _append(target, transition)
     async with target.begin():
         return await _append(target, transition)
 
 
+_STATE = text(
+    f"""
+    SELECT clock_timestamp() AS clock, stored.*, newest.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+        SELECT {", ".join(f"{c} AS stored_{c}" for c in COLUMNS)}
+        FROM tradeplane.audit_log WHERE object_uid = :uid AND idempotency_key = :key
+    ) AS stored ON true
+    LEFT JOIN LATERAL (
+        SELECT {", ".join(f"{c} AS newest_{c}" for c in COLUMNS)}
+        FROM tradeplane.audit_log WHERE object_uid = :uid ORDER BY seq DESC, id DESC LIMIT 1
+    ) AS newest ON true
+    """  # noqa: S608 - column names come from the table definition above, values are bound
+).columns(stored_evidence=JSONB, newest_evidence=JSONB)
+"""The record this key already names, the chain head and the clock, in one round trip."""
+
+
+def _prefixed(row: Any, prefix: str) -> AuditRecord | None:
+    values = row._mapping
+    if values[f"{prefix}object_uid"] is None:
+        return None
+    return _record(
+        {name: values[f"{prefix}{name}"] for name in (c.name for c in audit_log.c) if name != "id"}
+    )
+
+
 async def _append(connection: AsyncConnection, transition: Transition) -> AuditRecord:
     uid, key = transition.object.uid, transition.idempotency_key
-    await connection.execute(
-        text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:uid))"),
-        {"lock_class": LOCK_CLASS, "uid": uid},
-    )
-    stored = await connection.execute(
-        _select().where(audit_log.c.object_uid == uid, audit_log.c.idempotency_key == key)
-    )
-    existing = stored.first()
-    if existing is not None:
-        return _record(existing)
-
-    current = await head(connection, uid)
-    recorded_at = transition.at
-    if recorded_at is None:
-        recorded_at = (await connection.execute(select(func.clock_timestamp()))).scalar_one()
-    record = chain.link(
-        current,
-        object=transition.object,
-        recorded_at=recorded_at,
-        actor=transition.actor,
-        from_state=transition.from_state,
-        to_state=transition.to_state,
-        reason=transition.reason,
-        message=transition.message,
-        evidence=transition.evidence,
-        idempotency_key=key,
-    )
-    await connection.execute(
-        insert(audit_log).values(
-            object_kind=record.object.kind,
-            object_namespace=record.object.namespace,
-            object_name=record.object.name,
-            object_uid=uid,
-            seq=record.seq,
-            prev_hash=record.prev_hash,
-            hash=record.hash,
-            recorded_at=record.recorded_at,
-            actor=record.actor,
-            generation=record.object.generation,
-            from_state=record.from_state,
-            to_state=record.to_state,
-            reason=record.reason,
-            message=record.message,
-            evidence=dict(record.evidence),
+    for _attempt in range(MAX_ATTEMPTS):
+        state = (await connection.execute(_STATE, {"uid": uid, "key": key})).one()
+        existing = _prefixed(state, "stored_")
+        if existing is not None:
+            return existing
+        record = chain.link(
+            _prefixed(state, "newest_"),
+            object=transition.object,
+            recorded_at=transition.at if transition.at is not None else state._mapping["clock"],
+            actor=transition.actor,
+            from_state=transition.from_state,
+            to_state=transition.to_state,
+            reason=transition.reason,
+            message=transition.message,
+            evidence=transition.evidence,
             idempotency_key=key,
         )
+        inserted = await connection.execute(
+            pg_insert(audit_log)
+            .values(
+                object_kind=record.object.kind,
+                object_namespace=record.object.namespace,
+                object_name=record.object.name,
+                object_uid=uid,
+                seq=record.seq,
+                prev_hash=record.prev_hash,
+                hash=record.hash,
+                recorded_at=record.recorded_at,
+                actor=record.actor,
+                generation=record.object.generation,
+                from_state=record.from_state,
+                to_state=record.to_state,
+                reason=record.reason,
+                message=record.message,
+                evidence=dict(record.evidence),
+                idempotency_key=key,
+            )
+            .on_conflict_do_nothing()
+            .returning(audit_log.c.seq)
+        )
+        if inserted.first() is not None:
+            return record
+    raise AppendContention(
+        f"{transition.object.label}: the chain moved {MAX_ATTEMPTS} times during one append"
     )
-    return record
 
 
 async def head(connection: AsyncConnection, uid: str) -> AuditRecord | None:
@@ -163,7 +200,7 @@ async def head(connection: AsyncConnection, uid: str) -> AuditRecord | None:
         .limit(1)
     )
     row = result.first()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row._mapping)
 
 
 def _named(query: Select[Any], obj: tuple[str, str, str]) -> Select[Any]:
@@ -187,7 +224,7 @@ async def chain_for(connection: AsyncConnection, kind: str, namespace: str, name
             audit_log.c.id,
         )
     )
-    return [_record(row) for row in result]
+    return [_record(row._mapping) for row in result]
 
 
 @dataclass(frozen=True)
@@ -236,7 +273,7 @@ async def verify_log(connection: AsyncConnection, obj: tuple[str, str, str] | No
     results: list[ChainResult] = []
     current: list[AuditRecord] = []
     async for row in rows:
-        record = _record(row)
+        record = _record(row._mapping)
         if current and record.object.uid != current[0].object.uid:
             results.append(_judge(current))
             current = []
