@@ -17,7 +17,6 @@ from tradeplane.cli import app
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.reconcilers.ingest import ingestor_config, ingestor_workload
-from tradeplane.runtime.marketdata import ingest_cli
 from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.workloads.spec import WorkloadSpec
 
@@ -118,19 +117,6 @@ def test_a_changed_spec_changes_the_configuration_and_so_the_workload(changes: d
     before, after = workload_of(instrument()), workload_of(instrument(**changes))
     assert before.name == after.name
     assert before.args != after.args and before != after
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[IngestorConfig]:
-    """The configurations ``tradeplane ingest`` would have run, instead of running them."""
-    seen: list[IngestorConfig] = []
-
-    async def capture(config: IngestorConfig, metrics_port: int) -> None:
-        del metrics_port
-        seen.append(config)
-
-    monkeypatch.setattr(ingest_cli, "_serve", capture)
-    return seen
 
 
 def plain(output: str) -> str:

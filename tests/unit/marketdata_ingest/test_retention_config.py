@@ -16,7 +16,6 @@ from tradeplane.cli import app
 from tradeplane.crds.instrument import Instrument, InstrumentSpec
 from tradeplane.crds.venue import Venue
 from tradeplane.reconcilers.ingest import ingestor_config, ingestor_workload
-from tradeplane.runtime.marketdata import ingest_cli
 from tradeplane.runtime.marketdata.ingest_config import IngestorConfig
 from tradeplane.runtime.marketdata.ingest_metrics import IngestMetrics
 from tradeplane.runtime.marketdata.retention import FIRST_PASS_DELAY, RetentionJob, RetentionPolicy
@@ -114,19 +113,6 @@ def test_configuration_refuses_non_positive_retentions(overrides: dict[str, Any]
         IngestorConfig(
             market=KEY.market, symbol=KEY.symbol, rest_url="http://h", ws_url="ws://h", **overrides
         )
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[IngestorConfig]:
-    """The configurations ``tradeplane ingest`` would have run, instead of running them."""
-    seen: list[IngestorConfig] = []
-
-    async def capture(config: IngestorConfig, metrics_port: int) -> None:
-        del metrics_port
-        seen.append(config)
-
-    monkeypatch.setattr(ingest_cli, "_serve", capture)
-    return seen
 
 
 def invoke(*argv: str) -> Any:
