@@ -157,7 +157,8 @@ async def end_to_end(url: str, frames: list[bytes], *, journal: bool = False) ->
     it); the clock stops once the last batch is committed."""
     engine = create_engine(url)
     try:
-        key = MarketKey(KEY.market, f"{SYMBOL}{'/journal' if journal else ''}")
+        # the journaled run writes under a market of its own, so the two runs never share rows
+        key = MarketKey(f"{KEY.market}{'-journal' if journal else ''}", SYMBOL)
         websocket = NOWHERE.replace("http", "ws")
         config = IngestorConfig(
             market=key.market,
