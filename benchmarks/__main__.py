@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import cluster_startup, ingest, quantize, reconcile
+from benchmarks import cluster_startup, features, ingest, quantize, reconcile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -21,6 +21,7 @@ def main() -> int:
         "reconcile": reconcile.run(),
         "quantize": quantize.run(),
         "ingest": ingest.run(),
+        "features": features.run(),
     }
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {RESULTS / 'latest.json'}")
