@@ -1,6 +1,6 @@
 """THE metadata keys (annotations and labels) tradeplane puts on Kubernetes objects, under one scheme.
 
-Every key lives under the API group ``tradeplane.io``, in one of two shapes:
+Every key lives under the API group ``tradeplane.io``, in one of three shapes:
 
 - ``tradeplane.io/<name>``: what tradeplane itself writes and reads back (the audit hash and
   sequence on an Event, the last operator command, the finalizer, the workload labels, and kopf's
@@ -9,8 +9,12 @@ Every key lives under the API group ``tradeplane.io``, in one of two shapes:
   an action now; any new value asks once, the value itself is an RFC 3339 time for the record
   (Flux's ``reconcile.fluxcd.io/requestedAt`` pattern). Actions: ``reconcile`` (look again now)
   and ``dataset`` (build a FeatureSet's dataset now).
+- ``<action>.tradeplane.io/due-at``: the operator's own nudge when something is due (the resync
+  sweep, or an Instrument asking its Venue for a new symbol's tiers). It cannot be a
+  ``tradeplane.io/`` key: kopf ignores changes under its own bookkeeping prefix, so such a nudge
+  would start no pass. Unlike ``requested-at`` it asks only for what is due.
 
-The keys keep the names objects in clusters already carry; new keys follow the same two shapes.
+The keys keep the names objects in clusters already carry; new keys follow the same three shapes.
 Dependency-light: every layer (operator, reconcilers, CLIs, audit) reads its keys from here.
 """
 
@@ -51,5 +55,7 @@ FEATURESET_LABEL = owned("featureset")
 RECONCILE_REQUESTED_AT = request("reconcile")
 """Any new value makes the operator reconcile the object now, reading at once what it otherwise
 reads on a schedule (an Instrument's exchange metadata)."""
+RECONCILE_DUE_AT = f"reconcile.{PREFIX}/due-at"
+"""Set by the operator itself: look again now, doing only what is due."""
 DATASET_REQUESTED_AT = request("dataset")
 """Any new value on a FeatureSet starts a new dataset build."""

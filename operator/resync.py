@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tradeplane.crds.annotations import RECONCILE_REQUESTED_AT
+from tradeplane.crds.annotations import RECONCILE_DUE_AT, RECONCILE_REQUESTED_AT
 from tradeplane.operator.indexes import due_objects
 from tradeplane.operator.kube import KubeClient
 
 REQUESTED_AT = RECONCILE_REQUESTED_AT
 """Alias of the key in ``crds.annotations``, under the name the handlers know."""
-DUE_AT = "reconcile.tradeplane.io/due-at"
+DUE_AT = RECONCILE_DUE_AT
 """The sweep's nudge. Not under ``tradeplane.io/``: kopf keeps its own bookkeeping under that prefix
 and ignores changes there, so such a nudge would never start a pass."""
 logger = logging.getLogger(__name__)
