@@ -80,6 +80,9 @@ class Normalization(CamelModel):
     clip: Annotated[float | None, Field(gt=0, le=1000)] = None
 
 
+SnapshotMode = Literal["production", "research"]
+"""production refuses any data gap (fail closed); research builds and records the gaps."""
+
 SnapshotRange = Annotated[str, duration_check("1h", "8760h"), duration_schema("1h", "8760h")]
 SnapshotSchedule = Annotated[str, duration_check("5m", "8760h"), duration_schema("5m", "8760h")]
 
@@ -100,7 +103,7 @@ class SnapshotPolicy(CamelModel):
         Field(description="Rebuild when the latest snapshot is older than this; unset: on request only."),
     ] = None
     mode: Annotated[
-        Literal["production", "research"],
+        SnapshotMode,
         Field(description="production refuses any data gap (fail closed); research records gaps."),
     ] = "production"
 
@@ -207,7 +210,7 @@ class BuildStatus(CamelModel):
     phase: BuildPhase = "Running"
     range_start: datetime
     range_end: datetime
-    mode: Literal["production", "research"] = "production"
+    mode: SnapshotMode = "production"
     fingerprint: Annotated[Fingerprint | None, Field(description="The contract the build is for.")] = None
     started_time: datetime
     finished_time: datetime | None = None

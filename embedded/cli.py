@@ -12,7 +12,7 @@ from rich.table import Table
 
 from tradeplane.embedded import binaries
 from tradeplane.embedded.cluster import DEFAULT_TIMEOUT_SECONDS, ComponentStatus, LocalCluster
-from tradeplane.runtime.console import console, errors, user_errors
+from tradeplane.runtime.console import console, report_progress, user_errors
 from tradeplane.runtime.kubectl import EXTERNAL_KUBECONFIG_ENV, external_kubeconfig, kubectl, readyz
 
 cluster_app = typer.Typer(
@@ -35,10 +35,6 @@ WorkloadsOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[float, typer.Option(help="Seconds each component may take to become healthy.")]
-
-
-def _report(message: str) -> None:
-    errors.print(f"[dim]{message}[/dim]", highlight=False)
 
 
 def export_line(kubeconfig: Path) -> str:
@@ -76,7 +72,7 @@ def _show_external(path: Path, verb: str) -> None:
 def build() -> None:
     """Build (once) and verify the cached Kubernetes, etcd and kwok binaries."""
     with user_errors():
-        for bundle in binaries.ensure_all(_report).values():
+        for bundle in binaries.ensure_all(report_progress).values():
             console.print(
                 f"{bundle.bundle.name} {bundle.bundle.version}: {bundle.directory}", highlight=False
             )
@@ -93,7 +89,7 @@ def up(
     if external:
         _show_external(external, "nothing to start")
         return
-    cluster = LocalCluster(report=_report)
+    cluster = LocalCluster(report=report_progress)
     with user_errors():
         cluster.up(workloads=workloads, timeout=timeout)
     console.print(component_table("local control plane", cluster.status()))
@@ -107,7 +103,7 @@ def down(kubeconfig: KubeconfigOption = None) -> None:
         console.print("an existing cluster is selected; tradeplane never stops clusters it did not start")
         return
     with user_errors():
-        stopped = LocalCluster(report=_report).down()
+        stopped = LocalCluster(report=report_progress).down()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "no local control plane was running")
 
 
@@ -118,7 +114,7 @@ def status(kubeconfig: KubeconfigOption = None) -> None:
     if external:
         _show_external(external, "external")
         return
-    cluster = LocalCluster(report=_report)
+    cluster = LocalCluster(report=report_progress)
     rows = cluster.status()
     if not rows:
         console.print("no local control plane is running (start one with `tradeplane cluster up`)")
@@ -132,7 +128,9 @@ def status(kubeconfig: KubeconfigOption = None) -> None:
 @cluster_app.command("kubeconfig")
 def kubeconfig_path() -> None:
     """Print the `export KUBECONFIG=...` line of the local control plane."""
-    console.print(export_line(LocalCluster(report=_report).kubeconfig), highlight=False, soft_wrap=True)
+    console.print(
+        export_line(LocalCluster(report=report_progress).kubeconfig), highlight=False, soft_wrap=True
+    )
 
 
 def register_system_commands(app: typer.Typer) -> None:
@@ -157,7 +155,7 @@ def register_system_commands(app: typer.Typer) -> None:
         workloads: WorkloadsOption = True, timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS
     ) -> None:
         """Bring the whole embedded system up in the background and return once it is ready."""
-        system = EmbeddedSystem(report=_report)
+        system = EmbeddedSystem(report=report_progress)
         with user_errors():
             system.up(workloads=workloads, timeout=timeout)
         if not show(system):
@@ -166,12 +164,12 @@ def register_system_commands(app: typer.Typer) -> None:
     def system_down() -> None:
         """Stop everything `tradeplane up` started, and nothing else."""
         with user_errors():
-            stopped = EmbeddedSystem(report=_report).down()
+            stopped = EmbeddedSystem(report=report_progress).down()
         console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
     def system_status() -> None:
         """Status of every embedded component; exit code 1 unless all are healthy."""
-        if not show(EmbeddedSystem(report=_report)):
+        if not show(EmbeddedSystem(report=report_progress)):
             raise typer.Exit(1)
 
     commands: dict[str, Callable[..., None]] = {"up": system_up, "down": system_down, "status": system_status}

@@ -11,30 +11,22 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tradeplane.embedded.cli import component_table
 from tradeplane.embedded.postgres import DEFAULT_TIMEOUT_SECONDS, EmbeddedPostgres
-from tradeplane.runtime.console import user_errors
+from tradeplane.runtime.console import console, report_progress, user_errors
 from tradeplane.runtime.store.cli import register_migration_commands
 from tradeplane.runtime.store.engine import DATABASE_URL_ENV
 
-console = Console()
-errors = Console(stderr=True)
 db_app = typer.Typer(
     help="The database: the embedded PostgreSQL (or DATABASE_URL) and its schema migrations.",
     no_args_is_help=True,
 )
 
 
-def _report(message: str) -> None:
-    errors.print(f"[dim]{escape(message)}[/dim]", highlight=False)
-
-
 def _server() -> EmbeddedPostgres:
-    return EmbeddedPostgres(report=_report)
+    return EmbeddedPostgres(report=report_progress)
 
 
 def _status_table(server: EmbeddedPostgres) -> tuple[Table, bool]:
@@ -53,7 +45,7 @@ def up(
     with user_errors():
         server.up(timeout=timeout)
         console.print(_status_table(server)[0])
-        console.print(f"DATABASE_URL={server.url(masked=True)}", highlight=False, soft_wrap=True)
+        console.print(f"DATABASE_URL={server.url(masked=True)}", highlight=False)
 
 
 @db_app.command("down")
@@ -73,10 +65,10 @@ def status() -> None:
         if not table.row_count:
             state = "initialised" if server.initialised else "not initialised"
             message = f"the embedded PostgreSQL is not running ({state}; data in {server.data_dir})"
-            console.print(message, highlight=False, soft_wrap=True)
+            console.print(message, highlight=False)
             raise typer.Exit(1)
         console.print(table)
-        console.print(f"data: {server.data_dir}", highlight=False, soft_wrap=True)
+        console.print(f"data: {server.data_dir}", highlight=False)
         if os.environ.get(DATABASE_URL_ENV):
             console.print(f"note: {DATABASE_URL_ENV} is set; the application uses that database instead")
     if not healthy:

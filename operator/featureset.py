@@ -14,12 +14,12 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.operator.engine import KindDecider, OperatorContext, Pass
 from tradeplane.operator.indexes import Indexed, find, observe_all
 from tradeplane.reconcilers.dataset_build import (
     COMPONENT,
-    REQUEST_ANNOTATION,
     BuildTarget,
     JobObservation,
     SnapshotRecord,
@@ -116,7 +116,7 @@ async def decide_featureset(step: Pass[FeatureSetSpec], context: OperatorContext
         last = previous_build(step.status)
         if last is not None and last.phase == "Running" and context.workloads is not None:
             job = await observe_job(context.workloads, step.namespace, last.job)
-    requested = (metadata.get("annotations") or {}).get(REQUEST_ANNOTATION)
+    requested = (metadata.get("annotations") or {}).get(DATASET_REQUESTED_AT)
     return reconcile_featureset(
         FeatureSetInputs(
             namespace=step.namespace,

@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from tradeplane.crds.annotations import RECONCILE_REQUESTED_AT
 from tradeplane.crds.common import GROUP, VERSION, KindInfo
 from tradeplane.crds.registry import BY_KIND, KINDS
 from tradeplane.operator.engine import KindDecider, OperatorContext, carry_out, run_pass
@@ -24,7 +25,6 @@ from tradeplane.operator.featureset import FEATURESET
 from tradeplane.operator.indexes import index_id, is_index, summary
 from tradeplane.operator.instrument import INSTRUMENT
 from tradeplane.operator.pending import MODEL, MODELVERSION, ROLLOUT
-from tradeplane.operator.resync import REQUESTED_AT
 from tradeplane.operator.riskpolicy import RISKPOLICY
 from tradeplane.operator.venue import VENUE
 from tradeplane.reconcilers.ingest import workload_name
@@ -48,9 +48,9 @@ def requested(diff: Iterable[Any] | None) -> bool:
     """Whether this change set ``reconcile.tradeplane.io/requested-at`` (a person's request)."""
     for _op, field, _old, new in diff or ():
         path = tuple(field)
-        if path == ("metadata", "annotations", REQUESTED_AT):
+        if path == ("metadata", "annotations", RECONCILE_REQUESTED_AT):
             return True
-        if path in {("metadata",), ("metadata", "annotations")} and REQUESTED_AT in str(new or ""):
+        if path in {("metadata",), ("metadata", "annotations")} and RECONCILE_REQUESTED_AT in str(new or ""):
             return True
     return False
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tradeplane.crds.annotations import RECONCILE_DUE_AT
 from tradeplane.crds.common import format_time, parse_duration, parse_time
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.operator.engine import KindDecider, OperatorContext, Pass
 from tradeplane.operator.indexes import Indexed, find, observe_all
 from tradeplane.operator.ingest_observe import observe_ingest
-from tradeplane.operator.resync import DUE_AT
 from tradeplane.operator.venue_sync import VenueTarget, read_contract
 from tradeplane.reconcilers.ingest import IngestVerdict, ingestor_workload, judge_ingest
 from tradeplane.reconcilers.instrument import (
@@ -57,7 +57,7 @@ async def _ingest(
 def _nudge(step: Pass[InstrumentSpec], venue: Indexed) -> tuple[Effect, ...]:
     if not venue_lacks_tiers(venue.spec, venue.status, step.spec.symbol):
         return ()
-    return (AnnotateObject("venues", venue.name, {DUE_AT: format_time(step.now)}),)
+    return (AnnotateObject("venues", venue.name, {RECONCILE_DUE_AT: format_time(step.now)}),)
 
 
 async def _stored(context: OperatorContext, target: VenueTarget, symbol: str) -> snapshots.Snapshot | None:

@@ -19,15 +19,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tradeplane.crds.annotations import RECONCILE_DUE_AT, RECONCILE_REQUESTED_AT
+from tradeplane.crds.annotations import RECONCILE_DUE_AT
 from tradeplane.operator.indexes import due_objects
 from tradeplane.operator.kube import KubeClient
 
-REQUESTED_AT = RECONCILE_REQUESTED_AT
-"""Alias of the key in ``crds.annotations``, under the name the handlers know."""
-DUE_AT = RECONCILE_DUE_AT
-"""The sweep's nudge. Not under ``tradeplane.io/``: kopf keeps its own bookkeeping under that prefix
-and ignores changes there, so such a nudge would never start a pass."""
 logger = logging.getLogger(__name__)
 
 
@@ -37,7 +32,7 @@ async def sweep_once(indexes: Mapping[str, Any], kube: KubeClient, now: datetime
     nudged = 0
     for namespace, entry in due_objects(indexes):
         if entry.due is not None and entry.due <= now and namespace is not None:
-            await kube.annotate(entry.plural, namespace, entry.name, {DUE_AT: stamp})
+            await kube.annotate(entry.plural, namespace, entry.name, {RECONCILE_DUE_AT: stamp})
             nudged += 1
     return nudged
 

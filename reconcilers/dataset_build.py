@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from tradeplane.crds.annotations import DATASET_REQUESTED_AT, FEATURESET_LABEL
+from tradeplane.crds.annotations import FEATURESET_LABEL
 from tradeplane.crds.common import API_VERSION, format_time, parse_duration
 from tradeplane.crds.featureset import BuildPhase, BuildStatus, FeatureSetSpec, FeatureSetStatus
 from tradeplane.reconcilers.statemachine import StateMachine, StateNotWritten, Transition, validated
@@ -45,8 +45,6 @@ from tradeplane.runtime.workloads.spec import (
 )
 
 COMPONENT = "dataset-builder"
-REQUEST_ANNOTATION = DATASET_REQUESTED_AT
-"""Alias of the key in ``crds.annotations``, under the name the operator knows."""
 RETRY_FAILED = timedelta(minutes=5)
 """A failed build (in production mode typically a gap still healing) is tried again this late."""
 MAX_MESSAGE = 2048

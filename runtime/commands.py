@@ -26,10 +26,6 @@ from tradeplane.runtime.errors import UserError
 from tradeplane.runtime.host.paths import local_kubeconfig
 from tradeplane.runtime.kubectl import external_kubeconfig, kubectl
 
-COMMAND_ANNOTATION = LAST_COMMAND
-DATASET_REQUEST = DATASET_REQUESTED_AT
-"""Aliases of the keys in ``crds.annotations``, under the names this module's callers know."""
-
 commands_app = typer.Typer(
     help="GitOps-safe emergency commands (status subresource and annotations only).", no_args_is_help=True
 )
@@ -82,7 +78,7 @@ def issue(
     kubectl(["get", resource, "-n", namespace, "-o", "name"], kubeconfig)  # a clear error if it is missing
     actor = whoami(kubeconfig)
     note = {"command": command, "actor": actor, "reason": reason, "time": _now()}
-    annotation = {"metadata": {"annotations": {COMMAND_ANNOTATION: json.dumps(note)}}}
+    annotation = {"metadata": {"annotations": {LAST_COMMAND: json.dumps(note)}}}
     _patch(kubeconfig, resource, namespace, annotation, status=False)
     _patch(kubeconfig, resource, namespace, {"status": status(actor)}, status=True)
     return actor
@@ -168,7 +164,11 @@ def build_dataset_now(name: str, namespace: Namespace = "default", kubeconfig: K
         kubectl(["get", resource, "-n", namespace, "-o", "name"], config)  # a clear error if it is missing
         stamp = _now()
         _patch(
-            config, resource, namespace, {"metadata": {"annotations": {DATASET_REQUEST: stamp}}}, status=False
+            config,
+            resource,
+            namespace,
+            {"metadata": {"annotations": {DATASET_REQUESTED_AT: stamp}}},
+            status=False,
         )
     console.print(f"FeatureSet {namespace}/{name}: dataset build requested at {stamp}")
 

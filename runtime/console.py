@@ -10,11 +10,17 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tradeplane.runtime.errors import UserError
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
+
+
+def report_progress(message: str) -> None:
+    """A long-running step's progress line, dimmed on stderr; the message is printed as written."""
+    errors.print(f"[dim]{escape(message)}[/dim]", highlight=False)
 
 
 @contextmanager

@@ -16,9 +16,6 @@ from typing import Any
 from tradeplane.crds.annotations import AUDIT_HASH, AUDIT_SEQ
 from tradeplane.runtime.audit.record import AuditRecord
 
-HASH_ANNOTATION = AUDIT_HASH
-SEQ_ANNOTATION = AUDIT_SEQ
-"""Aliases of the keys in ``crds.annotations``, under the names this module's callers know."""
 COMPONENT = "tradeplane-operator"
 MESSAGE_LIMIT = 1024
 """core/v1 Events are rejected above this; the hash is kept, the free text is shortened."""
@@ -76,7 +73,7 @@ def event_body(
         "metadata": {
             "name": event_name(record),
             "namespace": namespace,
-            "annotations": {HASH_ANNOTATION: record.hash, SEQ_ANNOTATION: str(record.seq)},
+            "annotations": {AUDIT_HASH: record.hash, AUDIT_SEQ: str(record.seq)},
         },
         "involvedObject": involved,
         "reason": record.reason,

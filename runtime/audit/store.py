@@ -137,9 +137,7 @@ def _prefixed(row: Any, prefix: str) -> AuditRecord | None:
     values = row._mapping
     if values[f"{prefix}object_uid"] is None:
         return None
-    return _record(
-        {name: values[f"{prefix}{name}"] for name in (c.name for c in audit_log.c) if name != "id"}
-    )
+    return _record({name: values[f"{prefix}{name}"] for name in COLUMNS})
 
 
 async def _append(connection: AsyncConnection, transition: Transition) -> AuditRecord:

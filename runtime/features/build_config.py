@@ -14,18 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationInfo, field_serializer, field_validator, model_validator
 
 from tradeplane.crds.common import CamelModel
-from tradeplane.crds.featureset import FeatureSetSpec
+from tradeplane.crds.featureset import FeatureSetSpec, SnapshotMode
 from tradeplane.crds.instrument import InstrumentSpec
 from tradeplane.crds.venue import VenueSpec
 from tradeplane.runtime.workloads.config import WorkloadConfig
 
 SpecT = TypeVar("SpecT", bound=CamelModel)
-BuildMode = Literal["production", "research"]
 """``spec.snapshot.mode``: production fails closed on a gap, research records it."""
 
 
@@ -69,7 +68,7 @@ class DatasetBuildConfig(WorkloadConfig):
     """The operator's feature contract document (checked against the spec's, not trusted)."""
     fingerprint: str | None = None
     """Its fingerprint, ``sha256:<hex>``; given together with ``contract`` or not at all."""
-    mode: BuildMode | None = None
+    mode: SnapshotMode | None = None
     """None: the spec's ``snapshot.mode`` (see :attr:`build_mode`)."""
     output: str | None = None
     """Directory for the snapshot files; None: ``$TRADEPLANE_HOME/datasets`` of the process."""
@@ -116,5 +115,5 @@ class DatasetBuildConfig(WorkloadConfig):
         return self.featureset.partition("/")[2]
 
     @property
-    def build_mode(self) -> BuildMode:
+    def build_mode(self) -> SnapshotMode:
         return self.mode if self.mode is not None else self.spec.snapshot.mode

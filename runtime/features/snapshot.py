@@ -31,21 +31,21 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tradeplane.crds.featureset import SnapshotMode
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, gap_json, iso
 from tradeplane.runtime.features.plan import FeaturePlan
 from tradeplane.runtime.host.statefile import write_atomic
 from tradeplane.runtime.millis import to_ms
 from tradeplane.runtime.venue import canonical as venue_canonical
 
-Mode = Literal["production", "research"]
-MODES: tuple[Mode, ...] = ("production", "research")
+MODES: tuple[SnapshotMode, ...] = ("production", "research")
 PRODUCTION_REST = "https://open-api.bingx.com"
 MANIFEST_SCHEMA = "tradeplane.io/dataset-manifest/v1"
 TIME_COLUMNS = ("open_time", "close_time")
@@ -112,7 +112,7 @@ class Snapshot:
     gap_free: bool
     simulated: bool
     fingerprint: str
-    mode: Mode
+    mode: SnapshotMode
 
     @property
     def uri(self) -> str:
@@ -208,7 +208,7 @@ def build_snapshot(
     *,
     contract_json: dict[str, Any],
     fingerprint: str,
-    mode: Mode,
+    mode: SnapshotMode,
     source: SourceLabel,
     code_version: str,
     metadata_snapshot_ids: dict[str, int | str],
@@ -276,7 +276,7 @@ def _manifest(
     columns: tuple[str, ...],
     contract_json: dict[str, Any],
     fingerprint: str,
-    mode: Mode,
+    mode: SnapshotMode,
     source: SourceLabel,
     code_version: str,
     metadata_snapshot_ids: dict[str, int | str],

@@ -45,8 +45,6 @@ from tradeplane.runtime.features.registry import FeatureDef, FeatureParamError, 
 from tradeplane.runtime.intervals import WEEK_ORIGIN_MS
 from tradeplane.runtime.millis import DAY_MS, HOUR_MS, WEEK_MS
 
-MONDAY_MS = WEEK_ORIGIN_MS
-"""1970-01-05, the first Monday after the epoch: day-of-week phase is measured from Monday 00:00 UTC."""
 LN2 = portable_math.log(2.0)
 
 BARS = frozenset({Stream.BARS})
@@ -362,8 +360,8 @@ _define(
 for _name, _origin, _period, _cosine in (
     ("time.hour_sin", 0, DAY_MS, False),
     ("time.hour_cos", 0, DAY_MS, True),
-    ("time.weekday_sin", MONDAY_MS, WEEK_MS, False),
-    ("time.weekday_cos", MONDAY_MS, WEEK_MS, True),
+    ("time.weekday_sin", WEEK_ORIGIN_MS, WEEK_MS, False),
+    ("time.weekday_cos", WEEK_ORIGIN_MS, WEEK_MS, True),
 ):
     _define(
         _name,

@@ -36,7 +36,6 @@ from tradeplane.runtime.marketdata.tables import (
 from tradeplane.runtime.millis import from_ms, to_ms
 from tradeplane.runtime.venue.canonical import canonical_decimal, canonical_json
 from tradeplane.runtime.venue.client import BingXClient
-from tradeplane.runtime.venue.client_market import MAX_FUNDING_RATES, MAX_KLINES
 from tradeplane.runtime.venue.payloads import Kline
 
 
@@ -68,9 +67,7 @@ async def fetch_candles(
     client: BingXClient, key: MarketKey, interval: str, start: datetime, end: datetime, *, now_ms: int
 ) -> list[FetchedCandle]:
     """Every finished v3 kline opening in [start, end] (1440 per page), oldest first."""
-    bars = await client.klines_between(
-        key.symbol, interval, start_ms=to_ms(start), end_ms=to_ms(end), page_limit=MAX_KLINES
-    )
+    bars = await client.klines_between(key.symbol, interval, start_ms=to_ms(start), end_ms=to_ms(end))
     return [
         FetchedCandle(
             Candle.of(bar.to_bar(), closed=True, confirmed=True),
@@ -126,7 +123,7 @@ async def backfill_mark_candles(
 ) -> UpsertCounts:
     """The finished mark-price bars of [start, end] (the basis of funding accrual and liquidation replay)."""
     bars = await client.mark_price_klines_between(
-        key.symbol, interval, start_ms=to_ms(start), end_ms=to_ms(end), page_limit=MAX_KLINES
+        key.symbol, interval, start_ms=to_ms(start), end_ms=to_ms(end)
     )
     rows = [
         MarkCandle(from_ms(bar.open_time_ms), bar.open, bar.high, bar.low, bar.close)
@@ -145,9 +142,7 @@ async def fetch_funding(
 ) -> list[tuple[datetime, Decimal]]:
     """Settlements in [start, end], paged by ``startTime`` with limit 1000 (a wider range returns
     only the first 1000 after ``startTime``)."""
-    rows = await client.funding_rates_between(
-        symbol, start_ms=to_ms(start), end_ms=to_ms(end), page_limit=MAX_FUNDING_RATES
-    )
+    rows = await client.funding_rates_between(symbol, start_ms=to_ms(start), end_ms=to_ms(end))
     return [(from_ms(row.funding_time_ms), row.funding_rate) for row in rows]
 
 

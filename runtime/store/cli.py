@@ -10,13 +10,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from tradeplane.runtime.console import user_errors
+from tradeplane.runtime.console import console, user_errors
 from tradeplane.runtime.store import migrate
 from tradeplane.runtime.store.engine import database_url, masked
-
-console = Console()
 
 
 def upgrade(
@@ -27,13 +24,13 @@ def upgrade(
         url = database_url()
         migrate.upgrade(url, revision)
         reached = migrate.current(url) or "(none)"
-        console.print(f"{masked(url)} is at revision {reached}", highlight=False, soft_wrap=True)
+        console.print(f"{masked(url)} is at revision {reached}", highlight=False)
 
 
 def current() -> None:
     """Print the revision the database is at, or `(none)` before the first upgrade."""
     with user_errors():
-        console.print(migrate.current(database_url()) or "(none)", highlight=False, soft_wrap=True)
+        console.print(migrate.current(database_url()) or "(none)", highlight=False)
 
 
 def url(
@@ -42,7 +39,7 @@ def url(
     """Print the database URL, with the password masked unless --show-password."""
     with user_errors():
         value = database_url()
-    console.print(value if show_password else masked(value), highlight=False, soft_wrap=True)
+    console.print(value if show_password else masked(value), highlight=False)
 
 
 def register_migration_commands(app: typer.Typer) -> None:

@@ -70,7 +70,3 @@ class Recorded:
     current: Snapshot
     replaced: Snapshot | None
     created: bool
-
-    @property
-    def changed(self) -> bool:
-        return self.created

@@ -300,9 +300,7 @@ class KubernetesDriver:
         failed = _true((job.status or client.V1JobStatus()).conditions, "Failed")
         selector = ",".join(f"{k}={v}" for k, v in sorted(spec.selector_labels.items()))
         pods = self.core.list_namespaced_pod(spec.namespace, label_selector=selector).items
-        for pod in sorted(
-            pods, key=lambda p: str((p.metadata and p.metadata.creation_timestamp) or ""), reverse=True
-        ):
+        for pod in sorted(pods, key=_created, reverse=True):
             for container in (pod.status.container_statuses if pod.status else None) or []:
                 terminated = container.state.terminated if container.state else None
                 if terminated is not None and terminated.exit_code and terminated.message:

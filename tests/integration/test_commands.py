@@ -18,7 +18,7 @@ from integration.crd_examples import example
 from typer.testing import CliRunner
 
 from tradeplane.cli import app
-from tradeplane.runtime.commands import COMMAND_ANNOTATION
+from tradeplane.crds.annotations import LAST_COMMAND
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def test_abort_and_promote_live_in_status_and_survive_a_reapply(
     after = get_object(crds_installed, namespace, "Rollout", name)
     assert after["status"]["abort"] is True
     assert after["status"]["promoteFull"] is True
-    note = json.loads(after["metadata"]["annotations"][COMMAND_ANNOTATION])
+    note = json.loads(after["metadata"]["annotations"][LAST_COMMAND])
     assert (note["command"], note["actor"]) == ("promote-full", "admin")
     assert after["spec"] == get_object(crds_installed, namespace, "Rollout", name)["spec"]
 

@@ -54,7 +54,7 @@ def test_event_carries_reason_transition_and_hash() -> None:
     assert body["apiVersion"] == "v1" and body["kind"] == "Event"
     assert body["reason"] == "DrawdownBreached"
     assert body["message"] == f"REDUCING -> HALTED: daily loss 3.1% > 3% (audit seq 2, hash {head.hash})"
-    assert body["metadata"]["annotations"][kube.HASH_ANNOTATION] == head.hash
+    assert body["metadata"]["annotations"][kube.AUDIT_HASH] == head.hash
     assert body["metadata"]["namespace"] == "prod"
     assert body["involvedObject"] == reference
     assert body["firstTimestamp"] == body["lastTimestamp"] == "2026-11-24T21:30:15Z"

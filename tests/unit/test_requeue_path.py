@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from tradeplane.crds.annotations import RECONCILE_DUE_AT, RECONCILE_REQUESTED_AT
 from tradeplane.crds.common import format_time
 from tradeplane.operator.handlers import requested
 from tradeplane.operator.indexes import Indexed, index_id
-from tradeplane.operator.resync import DUE_AT, REQUESTED_AT, sweep_once
+from tradeplane.operator.resync import sweep_once
 from tradeplane.reconcilers.instrument import metadata_due, venue_lacks_tiers
 from tradeplane.reconcilers.requeue import recheck_due
 
@@ -44,8 +45,8 @@ async def test_the_sweep_nudges_only_due_objects_with_its_own_annotation() -> No
         "unrelated": {("ns", "x"): [True]},
     }
     assert await sweep_once(indexes, kube, T0) == 1  # type: ignore[arg-type]
-    assert kube.nudged == [("instruments", "ns", "due", {DUE_AT: "2026-11-01T12:00:00Z"})]
-    assert DUE_AT != REQUESTED_AT, "a sweep nudge is not a person's request"
+    assert kube.nudged == [("instruments", "ns", "due", {RECONCILE_DUE_AT: "2026-11-01T12:00:00Z"})]
+    assert RECONCILE_DUE_AT != RECONCILE_REQUESTED_AT, "a sweep nudge is not a person's request"
 
 
 def test_a_due_time_in_status_is_what_brings_the_object_back() -> None:
@@ -81,9 +82,9 @@ def test_metadata_is_read_only_when_due(
 
 
 def test_a_request_is_the_requested_at_annotation_changing() -> None:
-    assert requested([("change", ("metadata", "annotations", REQUESTED_AT), "a", "b")])
-    assert requested([("add", ("metadata", "annotations"), None, {REQUESTED_AT: "now"})])
-    assert not requested([("change", ("metadata", "annotations", DUE_AT), "a", "b")])
+    assert requested([("change", ("metadata", "annotations", RECONCILE_REQUESTED_AT), "a", "b")])
+    assert requested([("add", ("metadata", "annotations"), None, {RECONCILE_REQUESTED_AT: "now"})])
+    assert not requested([("change", ("metadata", "annotations", RECONCILE_DUE_AT), "a", "b")])
     assert not requested([("change", ("spec", "symbol"), "a", "b")])
     assert not requested(None)
 

@@ -25,7 +25,7 @@ from tradeplane.runtime.venue.snapshot_record import Snapshot, SnapshotKey
 
 pytestmark = pytest.mark.integration
 
-REQUESTED_AT = "reconcile.tradeplane.io/requested-at"
+RECONCILE_REQUESTED_AT = "reconcile.tradeplane.io/requested-at"
 
 
 def condition(obj: dict[str, Any], condition_type: str) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def credentials(cluster: ClusterHandle, namespace: str, sim: SimulatorProcess) -
 def nudge(cluster: ClusterHandle, namespace: str, kind: str, name: str, stamp: str) -> None:
     """Ask for a reconcile now, the way the resync sweep does (instead of waiting for nextSyncTime)."""
     result = patch_object(
-        cluster, namespace, kind, name, {"metadata": {"annotations": {REQUESTED_AT: stamp}}}
+        cluster, namespace, kind, name, {"metadata": {"annotations": {RECONCILE_REQUESTED_AT: stamp}}}
     )
     assert result.returncode == 0, result.stderr
 

@@ -17,13 +17,13 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradeplane.crds.featureset import FeatureSetSpec
+from tradeplane.crds.featureset import FeatureSetSpec, SnapshotMode
 from tradeplane.runtime.features import synthetic
 from tradeplane.runtime.features.contract import FeatureContract
 from tradeplane.runtime.features.dataset_inputs import LoadedInputs, load_inputs
 from tradeplane.runtime.features.inputs import FundingSchedule
 from tradeplane.runtime.features.plan import FeaturePlan
-from tradeplane.runtime.features.snapshot import Mode, Snapshot, SourceLabel, build_snapshot
+from tradeplane.runtime.features.snapshot import Snapshot, SourceLabel, build_snapshot
 from tradeplane.runtime.intervals import align
 from tradeplane.runtime.marketdata import store
 from tradeplane.runtime.marketdata.lease import PlainWriter
@@ -198,7 +198,7 @@ def listing(directory: Path) -> list[str]:
     return sorted(path.name for path in directory.iterdir())
 
 
-def build(loaded: LoadedInputs, directory: Path, mode: Mode = "production") -> Snapshot:
+def build(loaded: LoadedInputs, directory: Path, mode: SnapshotMode = "production") -> Snapshot:
     document, fingerprint = contract()
     return build_snapshot(
         plan(),

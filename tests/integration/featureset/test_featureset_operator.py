@@ -25,9 +25,9 @@ from harness.operator import TRADEPLANE, Operator, wait_for
 from harness.venue import SimulatorProcess
 from integration.crd_examples import example
 
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT
 from tradeplane.crds.common import format_time
 from tradeplane.crds.featureset import FeatureSetSpec
-from tradeplane.reconcilers.dataset_build import REQUEST_ANNOTATION
 from tradeplane.runtime.features.contract import FeatureContract
 
 pytestmark = pytest.mark.integration
@@ -93,7 +93,7 @@ def test_a_requested_build_materialises_a_snapshot_of_the_contract(
     asked = subprocess.run([*command, *config], capture_output=True, text=True, timeout=60, check=False)
     assert asked.returncode == 0 and "dataset build requested" in asked.stdout, asked.stderr
     annotations = get_object(crds_installed, namespace, "FeatureSet", "gold-1m")["metadata"]["annotations"]
-    stamp = annotations[REQUEST_ANNOTATION]
+    stamp = annotations[DATASET_REQUESTED_AT]
     wait_jsonpath(crds_installed, namespace, "FeatureSet", "gold-1m", ".status.build.request", stamp)
     wait_jsonpath(crds_installed, namespace, "FeatureSet", "gold-1m", ".status.build.phase", "Succeeded")
     wait_for(crds_installed, namespace, "FeatureSet", "gold-1m", "Ready", "SnapshotReady")

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT
 from tradeplane.crds.featureset import FeatureSetSpec
 from tradeplane.operator.featureset import compute_contract
-from tradeplane.reconcilers.dataset_build import REQUEST_ANNOTATION
-from tradeplane.runtime.commands import DATASET_REQUEST
 from tradeplane.runtime.features.registry import FeatureParamError, UnknownFeature
 from tradeplane.runtime.workloads.verdict import last_error
 
@@ -51,4 +50,4 @@ def test_registry_errors_are_returned_not_raised() -> None:
 
 
 def test_the_cli_writes_the_annotation_the_reconciler_reads() -> None:
-    assert DATASET_REQUEST == REQUEST_ANNOTATION
+    assert DATASET_REQUESTED_AT == DATASET_REQUESTED_AT

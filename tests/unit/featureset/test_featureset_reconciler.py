@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from unit.featureset.builders import CONTRACT, SAMPLE, SPEC, T0, TARGET, inputs
 
+from tradeplane.crds.annotations import DATASET_REQUESTED_AT
 from tradeplane.crds.featureset import FEATURE_TRANSFORMS, FeatureSetSpec, FeatureSetStatus
 from tradeplane.reconcilers.dataset_build import (
-    REQUEST_ANNOTATION,
     RETRY_FAILED,
     JobObservation,
     SnapshotRecord,
@@ -279,7 +279,7 @@ def test_a_succeeded_build_that_registered_nothing_is_retried_not_looped() -> No
 
 
 def test_request_annotation_name() -> None:
-    assert REQUEST_ANNOTATION == "dataset.tradeplane.io/requested-at"
+    assert DATASET_REQUESTED_AT == "dataset.tradeplane.io/requested-at"
 
 
 def _ready_status() -> dict[str, Any]:
